@@ -1,0 +1,23 @@
+# Thin wrappers over course.py, which sets up .venv itself; without make, run the same commands directly.
+PYTHON ?= python3
+MODE ?= full
+
+.PHONY: course test bench exercises setup clean
+
+course:  ## run every notebook (MODE=full|smoke|lecture, NB=05 for one)
+	$(PYTHON) course.py course --mode $(MODE) $(if $(NB),--nb $(NB))
+
+test:    ## unit tests, every notebook in smoke mode, nbval
+	$(PYTHON) course.py test
+
+bench:   ## training benchmarks (PART=recipes|transfer|tuning to pick one)
+	$(PYTHON) course.py bench $(PART)
+
+exercises:  ## notebook copies without solutions, in build/exercises/
+	$(PYTHON) course.py exercises
+
+setup:
+	$(PYTHON) course.py setup
+
+clean:
+	rm -rf build

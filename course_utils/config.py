@@ -1,0 +1,150 @@
+"""Run mode, seeds, paths and device: the settings every notebook shares.
+
+Taught in notebook 01 (setup cell); used by all notebooks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("full", "smoke", "lecture")
+DEFAULT_SEED = 42
+
+#: The one place the repository URL lives (Colab badges and install cells are built from it).
+REPOSITORY_URL = "https://github.com/image-classification-course/course"
+
+
+def get_mode(mode: str | None = None) -> str:
+    """Return the run mode: the argument, else ``COURSE_MODE``, else ``"full"``."""
+    mode = (mode or os.environ.get("COURSE_MODE") or "full").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"COURSE_MODE must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def by_mode(mode: str, *, full, smoke, lecture=None):
+    """Pick a value for the run mode; lecture mode defaults to the smoke value."""
+    return {"full": full, "smoke": smoke, "lecture": smoke if lecture is None else lecture}[get_mode(mode)]
+
+
+def repo_root() -> Path | None:
+    """The course checkout this package was installed from, or None (e.g. a plain pip install)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").exists() and (root / "notebooks").is_dir() else None
+
+
+def _default_build_root() -> Path:
+    root = repo_root()
+    return (root if root else Path.cwd()) / "build"
+
+
+def build_dir() -> Path:
+    """Where executed notebooks and their metrics go: ``COURSE_BUILD_DIR``, else ``build/``."""
+    path = Path(os.environ.get("COURSE_BUILD_DIR") or _default_build_root())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def artifacts_dir(mode: str | None = None) -> Path:
+    """Trained models, histories and tuning results shared between notebooks and runs.
+
+    ``COURSE_ARTIFACTS_DIR``, else ``build/artifacts/<mode>``: lecture mode reads what a full run saved.
+    """
+    env = os.environ.get("COURSE_ARTIFACTS_DIR")
+    path = Path(env) if env else _default_build_root() / "artifacts" / get_mode(mode)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:
+    """Seed Python, NumPy, TensorFlow and Keras in one call; optionally make TF ops deterministic.
+
+    Every notebook calls this once, in its setup section, so a run is repeatable.
+    """
+    import keras
+    import tensorflow as tf
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+def device_summary() -> dict:
+    """TensorFlow/Keras versions and the devices training will use."""
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "device": f"{len(gpus)} GPU(s)" if gpus else "CPU only",
+        "gpus": [g.name for g in gpus],
+        "in_colab": in_colab(),
+    }
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def print_setup(mode: str | None = None, seed: int | None = None) -> dict:
+    """Print versions, device and mode: the first output of every notebook."""
+    info = device_summary()
+    info["mode"] = get_mode(mode)
+    print(f"Python {info['python']} | TensorFlow {info['tensorflow']} | Keras {info['keras']}")
+    print(f"Device: {info['device']} | mode: {info['mode']}" + (f" | seed: {seed}" if seed is not None else ""))
+    if not info["gpus"]:
+        where = "Runtime > Change runtime type > GPU" if info["in_colab"] else "a machine with a GPU"
+        print(f"No GPU found: training runs on the CPU (fine for this course; faster on {where}).")
+    return info
+
+
+def save_metrics(notebook: str, metrics: dict, directory: str | os.PathLike | None = None) -> Path:
+    """Write a notebook's headline metrics to ``<build>/<notebook>.metrics.json``.
+
+    The course runner and the tests read this file; every notebook calls it in its last code cell.
+    """
+    out = Path(directory) if directory else build_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{notebook}.metrics.json"
+    clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in metrics.items()}
+    clean.setdefault("mode", get_mode())
+    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+#: The versions the notebooks were written and tested with (requirements.txt pins them).
+WRITTEN_FOR = {"tensorflow": "2.21", "keras": "3.15"}
+
+
+def check_versions(strict: bool = False) -> dict:
+    """Fail loudly on Keras 2 (the notebooks need Keras 3); warn when versions differ from the tested ones."""
+    import warnings
+
+    import keras
+    import tensorflow as tf
+
+    found = {"tensorflow": tf.__version__, "keras": keras.__version__}
+    if int(keras.__version__.split(".")[0]) < 3:
+        raise RuntimeError(f"Keras {keras.__version__} found; this course needs Keras 3 "
+                           "(pip install -r requirements.txt).")
+    for name, wanted in WRITTEN_FOR.items():
+        if not found[name].startswith(wanted):
+            message = (f"{name} {found[name]} is installed; the notebooks were written for {wanted}.x. "
+                       "They should work, but if something breaks, install requirements.txt.")
+            if strict:
+                raise RuntimeError(message)
+            warnings.warn(message, stacklevel=2)
+    return found

@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The real data sets (../shared/datasets or COURSE_DATA_DIR); tests needing them skip without."""
+    path = Path(os.environ.get("COURSE_DATA_DIR") or SHARED)
+    if not (path / "fashion-mnist").is_dir():
+        pytest.skip(f"real data not found at {path}")
+    return path
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No local copies and no network: only the embedded fallback is available."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr("course_utils.data.course_datasets_dir", lambda: tmp_path / "empty-datasets")
+    return tmp_path
