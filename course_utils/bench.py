@@ -1,0 +1,49 @@
+"""``make bench``: training benchmarks that print figures and write JSON under ``build/bench/``.
+
+    python course.py bench                 # every part
+    python course.py bench recipes         # one part: recipes | transfer | tuning
+
+Speed and accuracy targets live here, never in timed tests. Each part is a module
+``course_utils.bench_<part>`` with ``run(out_dir) -> list[dict]``.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+from pathlib import Path
+
+from . import config
+
+PARTS = ("recipes", "transfer", "tuning")
+
+
+def machine_description() -> str:
+    import os
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores" + (f", {len(gpus)} GPU(s)" if gpus else ", no GPU")
+            + f", TensorFlow {tf.__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parts = [p for p in (argv or []) if p] or list(PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        print(f"unknown bench part(s) {unknown}; choose from {PARTS}", file=sys.stderr)
+        return 2
+    out_dir = config.repo_root() / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Benchmarks on {machine_description()}", flush=True)
+    for part in parts:
+        try:
+            module = importlib.import_module(f"course_utils.bench_{part}")
+        except ModuleNotFoundError:
+            print(f"[bench] part {part!r} is not implemented yet", flush=True)
+            continue
+        rows = module.run(out_dir)
+        print(json.dumps(rows, indent=1))
+    return 0
