@@ -439,10 +439,11 @@ def train_val_test_split(x, y, fractions=(0.70, 0.15, 0.15), seed: int = config.
 
     if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
         raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
-    train_frac, val_frac, test_frac = fractions
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_frac, stratify=y, random_state=seed)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_frac / (train_frac + val_frac), stratify=y_rest, random_state=seed)
+    _, val_frac, test_frac = fractions
+    n_test, n_val = round(test_frac * len(y)), round(val_frac * len(y))  # counts, free of float rounding
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=n_test, stratify=y, random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=n_val, stratify=y_rest,
+                                                      random_state=seed)
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 

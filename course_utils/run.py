@@ -88,7 +88,7 @@ def execute_notebook(path: Path, mode: str, out_dir: Path, artifacts: Path | Non
     metrics_file.unlink(missing_ok=True)
     env = {"COURSE_MODE": mode, "COURSE_BUILD_DIR": out_dir.resolve(),
            "COURSE_ARTIFACTS_DIR": artifacts.resolve() if artifacts else None,
-           "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     error = None
     start = time.perf_counter()
     with _environment(**env):
@@ -144,12 +144,25 @@ def run_course(mode: str = "full", selection: str | None = None, build_root: Pat
             export_html(result.output)
         print(f"    {result.seconds:.0f} s, {result.headline}", flush=True)
         results.append(result)
-    summary = [{"notebook": r.notebook, "seconds": round(r.seconds, 1), "headline": r.headline,
-                "metrics": r.metrics, "error": r.error} for r in results]
-    (out_dir / "summary.json").write_text(json.dumps({"mode": mode, "notebooks": summary}, indent=2) + "\n")
+    summary_file = out_dir / "summary.json"
+    merged = {}  # a run of one notebook updates its row and keeps the others from earlier runs
+    if summary_file.exists():
+        merged = {row["notebook"]: row for row in json.loads(summary_file.read_text()).get("notebooks", [])}
+    for r in results:
+        merged[r.notebook] = {"notebook": r.notebook, "seconds": round(r.seconds, 1), "headline": r.headline,
+                              "metrics": r.metrics, "error": r.error, "output": r.output.name}
+    rows = [merged[k] for k in sorted(merged)]
+    summary_file.write_text(json.dumps({"mode": mode, "notebooks": rows}, indent=2) + "\n")
+    if mode == "full":
+        from .claims import check_claims, record_full_metrics
+        recorded = record_full_metrics(rows)
+        problems = check_claims(list_notebooks(selection), {r.notebook: r.metrics for r in results if not r.error})
+        print(f"Full-mode metrics recorded in {recorded.relative_to(config.repo_root())}")
+        for problem in problems:
+            print(f"PROSE CHECK: {problem}")
     if html:
         from .site import write_site
-        index = write_site(out_dir, mode, results)
+        index = write_site(build_root / "site", mode, out_dir, rows)
         print(f"Rendered course: {index}")
     print(format_table(results, mode))
     return results

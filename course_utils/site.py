@@ -1,4 +1,4 @@
-"""The rendered course: ``build/<mode>/site/index.html`` linking the executed notebooks in order."""
+"""The rendered course: ``build/site/index.html`` linking the executed notebooks of the latest run, in order."""
 from __future__ import annotations
 
 import html
@@ -7,20 +7,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def write_site(out_dir: Path, mode: str, results) -> Path:
-    """Copy each notebook's HTML into ``out_dir/site`` and write an index with the summary table."""
-    site = Path(out_dir) / "site"
+def write_site(site: Path, mode: str, out_dir: Path, rows: list[dict]) -> Path:
+    """Copy each executed notebook's HTML from ``out_dir`` into ``site`` and write an index with the summary."""
+    site = Path(site)
     site.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for r in results:
-        page = Path(r.output).with_suffix(".html")
-        link = html.escape(r.notebook)
+    lines = []
+    for row in rows:
+        page = Path(out_dir) / Path(row["output"]).with_suffix(".html").name
+        link = html.escape(row["notebook"])
         if page.exists():
             shutil.copy2(page, site / page.name)
-            link = f'<a href="{html.escape(page.name)}">{html.escape(r.notebook)}</a>'
-        status = "failed" if r.error else "ok"
-        rows.append(f"<tr class='{status}'><td>{link}</td><td>{r.seconds:.0f}</td>"
-                    f"<td>{html.escape(r.headline)}</td></tr>")
+            link = f'<a href="{html.escape(page.name)}">{link}</a>'
+        status = "failed" if row["error"] else "ok"
+        lines.append(f"<tr class='{status}'><td>{link}</td><td>{row['seconds']:.0f}</td>"
+                     f"<td>{html.escape(row['headline'])}</td></tr>")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     index = site / "index.html"
     index.write_text(f"""<!doctype html>
@@ -33,7 +33,7 @@ tr.failed td{{color:#b00020}}</style></head>
 <p>Executed notebooks, in course order. Mode: <strong>{html.escape(mode)}</strong>; built {stamp}.</p>
 <table><thead><tr><th>Notebook</th><th>Seconds</th><th>Headline metric</th></tr></thead>
 <tbody>
-{chr(10).join(rows)}
+{chr(10).join(lines)}
 </tbody></table></body></html>
 """, encoding="utf-8")
     return index

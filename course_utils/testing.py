@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     root = config.repo_root()
     os.environ["COURSE_MODE"] = "smoke"
     os.environ.setdefault("COURSE_DOWNLOAD_TIMEOUT", "20")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     args = [sys.executable, "-m", "pytest", "tests"]
     missing = [name for name in REAL_DATA if not local_copy_available(name)]

@@ -1,0 +1,104 @@
+"""The Colab experience: badges and install URL from one place, and the setup cell's Colab branch."""
+import importlib.abc
+import subprocess
+import sys
+import types
+
+import nbformat
+import pytest
+
+from course_utils import colab, config
+from course_utils.run import list_notebooks
+
+NOTEBOOKS = list_notebooks()
+
+
+def _setup_cell(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "REPO_URL =" in c.source)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_badge_and_install_url_come_from_repository_url(nb):
+    assert colab.problems(nb) == []
+
+
+def test_sync_rewrites_a_fork(tmp_path, monkeypatch):
+    copy = tmp_path / NOTEBOOKS[0].name
+    copy.write_text(NOTEBOOKS[0].read_text())
+    monkeypatch.setattr(config, "REPOSITORY_URL", "https://github.com/someone/fork")
+    assert colab.problems(copy)
+    assert colab.sync(copy)
+    assert colab.problems(copy) == []
+    assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/" in copy.read_text()
+
+
+class _BlockCourseUtils(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "course_utils" or name.startswith("course_utils."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+@pytest.fixture
+def course_utils_not_installed(monkeypatch):
+    saved = {k: v for k, v in sys.modules.items() if k == "course_utils" or k.startswith("course_utils.")}
+    for k in saved:
+        del sys.modules[k]
+    blocker = _BlockCourseUtils()
+    sys.meta_path.insert(0, blocker)
+    yield blocker
+    if blocker in sys.meta_path:
+        sys.meta_path.remove(blocker)
+    for k in [k for k in sys.modules if k == "course_utils" or k.startswith("course_utils.")]:
+        del sys.modules[k]
+    sys.modules.update(saved)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_setup_cell_installs_course_utils_in_colab(nb, course_utils_not_installed, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    calls = []
+    real_run = subprocess.run
+
+    def fake_pip(cmd, *args, **kwargs):  # stands in for the network install; other commands run as usual
+        if "pip" not in cmd:
+            return real_run(cmd, *args, **kwargs)
+        calls.append(cmd)
+        sys.meta_path.remove(course_utils_not_installed)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_pip)
+    namespace = {}
+    exec(_setup_cell(nb), namespace)
+    assert len(calls) == 1
+    assert calls[0][1:4] == ["-m", "pip", "install"]
+    assert f"git+{config.REPOSITORY_URL}.git" in calls[0]
+    assert "course_utils" in namespace
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS[:1], ids=[p.stem for p in NOTEBOOKS[:1]])
+def test_setup_cell_outside_colab_says_how_to_install(nb, course_utils_not_installed, monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    with pytest.raises(ImportError, match="make setup"):
+        exec(_setup_cell(nb), {})
+
+
+def test_setup_cell_skips_install_when_present(monkeypatch):
+    real_run = subprocess.run
+
+    def no_pip(cmd, *args, **kwargs):
+        assert "pip" not in cmd, "must not install when course_utils is present"
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", no_pip)
+    exec(_setup_cell(NOTEBOOKS[0]), {})
+
+
+def test_no_gpu_warning_names_the_colab_menu(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    info = config.print_setup("smoke")
+    out = capsys.readouterr().out
+    if not info["gpus"]:
+        assert "Runtime > Change runtime type" in out
+    assert "TensorFlow" in out and "mode: smoke" in out
