@@ -25,12 +25,14 @@ def lean_copy(executed: Path, target: Path) -> None:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if CHECK_MARK in cell.source:
+            # nbval treats a cell with outputs but no execution count as unrun: give checked cells count 1
+            cell.execution_count = 1
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = 1
         else:
+            cell.execution_count = None
             cell.outputs = []
     nb.metadata.pop("papermill", None)
     nbformat.write(nb, target)

@@ -1,0 +1,238 @@
+"""Evaluate a trained classifier: probabilities, per-class report, ROC curves, mistakes, new image files.
+
+Taught in notebook 06. Every function takes plain NumPy arrays (labels as integers, probabilities as an
+``(N, num_classes)`` array), so it works for any model of the course. The figures that go with them are in
+:mod:`course_utils.plots` (``roc_curves_figure``, ``misclassified_gallery``, ``top_k_figure``).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import pipeline
+
+
+class ImageLoadError(ValueError):
+    """An image file exists but cannot be used: the message names the file and the problem."""
+
+
+# --- probabilities ------------------------------------------------------------------------------
+
+def _model_image_size(model) -> tuple[int, int] | None:
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, list):  # several inputs: not a plain image classifier
+        shape = shape[0]
+    if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
+        return None
+    return int(shape[1]), int(shape[2])
+
+
+def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """Softmax the outputs when they are logits (a model without a softmax layer)."""
+    outputs = np.asarray(outputs, dtype="float64")
+    if outputs.ndim == 2 and outputs.shape[1] == 1:  # one sigmoid unit: P(class 1)
+        return np.hstack([1 - outputs, outputs])
+    is_proba = (outputs.min() >= 0 and outputs.max() <= 1 and np.allclose(outputs.sum(axis=1), 1, atol=1e-3))
+    if is_proba:
+        return outputs
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def predict_proba(model, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+    """Class probabilities ``(N, num_classes)`` for images ``x``, computed batch by batch.
+
+    ``x`` is either raw images as the data sets hold them (uint8, ``(N, H, W)`` or ``(N, H, W, C)``), which are
+    prepared exactly like training data by :func:`course_utils.pipeline.make_dataset` (scaled to [0, 1], resized
+    to the model's input size when it differs), or a ``tf.data.Dataset`` of ``(images, labels)`` batches.
+    Models that end in logits instead of a softmax get a softmax here.
+    """
+    import tensorflow as tf
+
+    if isinstance(x, tf.data.Dataset):
+        ds = x
+    else:
+        x = np.asarray(x)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"expected a batch of images (N, H, W) or (N, H, W, C), got shape {x.shape}")
+        size = _model_image_size(model)
+        resize = None
+        if size is not None and tuple(x.shape[1:3]) != size:
+            if size[0] != size[1]:
+                raise ValueError(f"images are {x.shape[1:3]} but the model takes {size}; resize them first")
+            resize = size[0]
+        if x.dtype != np.uint8:  # already scaled floats: only batch them
+            ds = tf.data.Dataset.from_tensor_slices(pipeline.add_channel_axis(x).astype("float32"))
+            if resize:
+                ds = ds.map(lambda im: tf.image.resize(im, (resize, resize)))
+            ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        else:
+            ds = pipeline.make_dataset(x, np.zeros(len(x), dtype="int64"), batch_size=batch_size,
+                                       image_size=resize, cache=False)
+    return _as_probabilities(model.predict(ds, verbose=verbose))
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+def classification_report_frame(y_true, y_pred, class_names, digits: int = 3):
+    """scikit-learn's classification report as a pandas table: one row per class, then the averages.
+
+    Columns: precision, recall, f1-score, support. The ``accuracy`` row repeats the accuracy in the three
+    score columns, with the total support.
+    """
+    import pandas as pd
+    from sklearn.metrics import classification_report
+
+    y_true = np.asarray(y_true).astype(int)
+    labels = list(range(len(class_names)))
+    report = classification_report(y_true, np.asarray(y_pred).astype(int), labels=labels,
+                                   target_names=list(class_names), output_dict=True, zero_division=0)
+    accuracy = report.pop("accuracy", None)
+    frame = pd.DataFrame(report).T
+    if accuracy is not None:
+        acc_row = pd.DataFrame({"precision": [accuracy], "recall": [accuracy], "f1-score": [accuracy],
+                                "support": [len(y_true)]}, index=["accuracy"])
+        frame = pd.concat([frame.iloc[:len(labels)], acc_row, frame.iloc[len(labels):]])
+    frame["support"] = frame["support"].astype(int)
+    return frame.round(digits)
+
+
+def _one_hot(y_true, num_classes: int) -> np.ndarray:
+    from sklearn.preprocessing import label_binarize
+
+    onehot = label_binarize(np.asarray(y_true).astype(int), classes=list(range(num_classes)))
+    if num_classes == 2:  # label_binarize gives one column for two classes
+        onehot = np.hstack([1 - onehot, onehot])
+    return onehot
+
+
+def roc_curves(y_true, proba, class_names=None) -> dict:
+    """One-vs-rest ROC curve and AUC for every class.
+
+    Returns ``{class_name: {"fpr": array, "tpr": array, "auc": float}}`` in class order. A class with no
+    positive (or no negative) example in ``y_true`` has no ROC curve: its entry holds empty arrays and
+    ``auc = nan``, with a warning.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    proba = np.asarray(proba)
+    num_classes = proba.shape[1]
+    class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for {num_classes} probability columns")
+    onehot = _one_hot(y_true, num_classes)
+    curves = {}
+    for c, name in enumerate(class_names):
+        positives = onehot[:, c]
+        if positives.min() == positives.max():
+            warnings.warn(f"class {name!r}: y_true has only {'positives' if positives[0] else 'negatives'}, "
+                          "so its ROC curve is undefined", stacklevel=2)
+            curves[name] = {"fpr": np.array([]), "tpr": np.array([]), "auc": float("nan")}
+            continue
+        fpr, tpr, _ = roc_curve(positives, proba[:, c])
+        curves[name] = {"fpr": fpr, "tpr": tpr, "auc": float(roc_auc_score(positives, proba[:, c]))}
+    return curves
+
+
+def misclassified(y_true, proba) -> np.ndarray:
+    """Indices of the wrong predictions, the most confident mistakes first.
+
+    Confidence is the probability the model gave its (wrong) answer. Ties keep the data's order.
+    """
+    proba = np.asarray(proba)
+    pred = proba.argmax(axis=1)
+    wrong = np.flatnonzero(pred != np.asarray(y_true).astype(int))
+    confidence = proba[wrong, pred[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")]
+
+
+def top_k(proba, class_names, k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of one prediction, as ``[(class_name, probability), ...]``."""
+    proba = np.asarray(proba, dtype="float64")
+    if proba.ndim == 2 and proba.shape[0] == 1:
+        proba = proba[0]
+    if proba.ndim != 1:
+        raise ValueError(f"top_k takes the probabilities of one image, got shape {proba.shape}")
+    if len(class_names) != len(proba):
+        raise ValueError(f"{len(class_names)} class names for {len(proba)} probabilities")
+    order = np.argsort(-proba, kind="stable")[:k]
+    return [(class_names[i], float(proba[i])) for i in order]
+
+
+# --- new image files ----------------------------------------------------------------------------
+
+def _target_shape(input_shape) -> tuple[int, int, int]:
+    shape = tuple(input_shape)
+    if len(shape) == 4:  # model.input_shape: (None, H, W, C)
+        shape = shape[1:]
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if len(shape) != 3 or any(s is None for s in shape) or shape[2] not in (1, 3):
+        raise ValueError(f"input_shape must be (H, W, C) with C = 1 (grey) or 3 (RGB), or a model's "
+                         f"(None, H, W, C); got {input_shape}")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _to_mode(img, channels: int, background, path: Path):
+    """Convert any PIL mode to "L" (grey) or "RGB", compositing transparency onto ``background``."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # 16-bit, 32-bit or float grey
+        arr = np.asarray(img, dtype="float64")
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8), mode="L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+        img = img.convert("RGBA")
+        canvas = Image.new("RGBA", img.size, background)
+        img = Image.alpha_composite(canvas, img)
+    try:
+        return img.convert("L" if channels == 1 else "RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(f"{path}: cannot convert image mode {img.mode!r} to "
+                             f"{'grey' if channels == 1 else 'RGB'} ({exc})") from exc
+
+
+def load_image_for_model(path, input_shape, keep_aspect: bool = False, background="black") -> np.ndarray:
+    """Read an image file and prepare it like the training images: a ``(1, H, W, C)`` float32 batch in [0, 1].
+
+    - any size: resized to the model's ``H x W`` (stretched, or with ``keep_aspect=True`` padded with
+      ``background``);
+    - any mode: grey, RGB, RGBA, palette, 16-bit...: converted to the model's channels (1: grey, 3: RGB);
+      transparent pixels are laid on ``background`` (black, like the Fashion-MNIST background);
+    - the EXIF orientation of phone photos is applied.
+
+    ``input_shape`` is ``(H, W, C)`` or a model's ``input_shape`` ``(None, H, W, C)``. A missing file raises
+    ``FileNotFoundError``, a file that is not a readable image :class:`ImageLoadError`; both name the file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    height, width, channels = _target_shape(input_shape)
+    path = Path(os.fspath(path)).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such image file")
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: not a file (a directory?); give the path of one image")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{path}: not an image file Pillow can read (PNG, JPEG, ...)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
+        raise ImageLoadError(f"{path}: corrupt or truncated image ({exc})") from exc
+    if img.width == 0 or img.height == 0:
+        raise ImageLoadError(f"{path}: empty image ({img.width}x{img.height})")
+    img = _to_mode(img, channels, background, path)
+    if img.size != (width, height):
+        if keep_aspect:
+            img = ImageOps.pad(img, (width, height), method=Image.Resampling.BILINEAR, color=background)
+        else:
+            img = img.resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(img, dtype="float32") / 255.0
+    return array.reshape(1, height, width, channels)

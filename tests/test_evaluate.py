@@ -1,0 +1,203 @@
+"""Evaluation helpers (course_utils.evaluate): reports on known examples, image files of any size and mode."""
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils import evaluate
+
+
+def blob_images(n, size=28, seed=0):
+    """Smooth uint8 images (a few Gaussian blobs): resizing them changes little, unlike noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    images = np.zeros((n, size, size))
+    for i in range(n):
+        for _ in range(3):
+            cy, cx, s = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.2)
+            images[i] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s ** 2))
+    return (255 * images / images.max(axis=(1, 2), keepdims=True)).round().astype(np.uint8)
+
+
+def tiny_model(input_shape=(28, 28, 1), num_classes=4, softmax=True):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Conv2D(6, 5, strides=2, activation="relu")(inputs)
+    h = keras.layers.Flatten()(h)
+    outputs = keras.layers.Dense(num_classes, activation="softmax" if softmax else None,
+                                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=2))(h)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def grey_model():
+    return tiny_model()
+
+
+# --- predict_proba ------------------------------------------------------------------------------
+
+def test_predict_proba_batches_scales_and_softmaxes(grey_model):
+    x = blob_images(10)
+    proba = evaluate.predict_proba(grey_model, x, batch_size=3)
+    assert proba.shape == (10, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    direct = grey_model.predict(x[..., None].astype("float32") / 255, verbose=0)
+    np.testing.assert_allclose(proba, direct, atol=1e-5)
+    # already-scaled floats are used as they are
+    np.testing.assert_allclose(evaluate.predict_proba(grey_model, x / 255.0), direct, atol=1e-5)
+    # a model that ends in logits gets a softmax
+    logits_model = tiny_model(softmax=False)
+    from_logits = evaluate.predict_proba(logits_model, x)
+    np.testing.assert_allclose(from_logits.sum(axis=1), 1, atol=1e-6)
+    assert (from_logits.argmax(1) == logits_model.predict(x[..., None] / 255.0, verbose=0).argmax(1)).all()
+
+
+def test_predict_proba_resizes_to_the_model_input(grey_model):
+    x56 = np.stack([np.asarray(Image.fromarray(im).resize((56, 56))) for im in blob_images(4)])
+    assert evaluate.predict_proba(grey_model, x56).shape == (4, 4)
+    with pytest.raises(ValueError, match="batch of images"):
+        evaluate.predict_proba(grey_model, np.zeros(5, np.uint8))
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
+Y_PRED = np.array([0, 1, 1, 1, 2, 0])
+NAMES = ["cat", "dog", "bird"]
+
+
+def test_classification_report_frame_on_a_known_example():
+    frame = evaluate.classification_report_frame(Y_TRUE, Y_PRED, NAMES)
+    assert list(frame.index) == NAMES + ["accuracy", "macro avg", "weighted avg"]
+    assert list(frame.columns) == ["precision", "recall", "f1-score", "support"]
+    assert frame.loc["cat", "precision"] == pytest.approx(0.5)
+    assert frame.loc["dog", "precision"] == pytest.approx(0.667)
+    assert frame.loc["dog", "recall"] == pytest.approx(1.0)
+    assert frame.loc["bird", "f1-score"] == pytest.approx(0.667)
+    assert frame.loc["accuracy", "f1-score"] == pytest.approx(0.667)
+    assert frame.loc["accuracy", "support"] == 6
+    assert frame.loc["macro avg", "f1-score"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3, abs=1e-3)
+    assert frame["support"].tolist()[:3] == [2, 2, 2]
+
+
+def test_classification_report_keeps_classes_that_never_occur():
+    frame = evaluate.classification_report_frame([0, 0, 1], [0, 0, 1], NAMES)
+    assert frame.loc["bird", "support"] == 0 and frame.loc["bird", "f1-score"] == 0
+
+
+def test_roc_curves_perfect_reversed_and_missing_classes():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    perfect = np.eye(3)[y] * 0.8 + 0.1
+    curves = evaluate.roc_curves(y, perfect, NAMES)
+    assert list(curves) == NAMES
+    assert all(c["auc"] == pytest.approx(1.0) for c in curves.values())
+    assert curves["cat"]["fpr"][0] == 0 and curves["cat"]["tpr"][-1] == 1
+    reversed_scores = 1 - perfect
+    assert evaluate.roc_curves(y, reversed_scores, NAMES)["dog"]["auc"] == pytest.approx(0.0)
+    with pytest.warns(UserWarning, match="'bird'.*undefined"):
+        missing = evaluate.roc_curves(np.array([0, 1, 0, 1]), np.eye(3)[[0, 1, 0, 1]] * 0.8 + 0.1, NAMES)
+    assert np.isnan(missing["bird"]["auc"]) and missing["cat"]["auc"] == pytest.approx(1.0)
+    two = evaluate.roc_curves(np.array([0, 1, 1, 0]), np.array([[.9, .1], [.2, .8], [.4, .6], [.6, .4]]))
+    assert list(two) == ["0", "1"] and two["1"]["auc"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="2 class names for 3"):
+        evaluate.roc_curves(y, perfect, NAMES[:2])
+
+
+def test_misclassified_most_confident_first():
+    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]])
+    y_true = np.array([0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(evaluate.misclassified(y_true, proba), [2, 1, 3])
+    assert evaluate.misclassified([0, 1], np.array([[1.0, 0.0], [0.0, 1.0]])).size == 0
+
+
+def test_top_k():
+    proba = np.array([0.1, 0.6, 0.3])
+    assert evaluate.top_k(proba, NAMES, k=2) == [("dog", 0.6), ("bird", 0.3)]
+    assert evaluate.top_k(proba[None], NAMES, k=5)[-1] == ("cat", 0.1)
+    with pytest.raises(ValueError, match="one image"):
+        evaluate.top_k(np.ones((2, 3)) / 3, NAMES)
+    with pytest.raises(ValueError, match="2 class names for 3"):
+        evaluate.top_k(proba, NAMES[:2])
+
+
+# --- image files ----------------------------------------------------------------------------------
+
+def test_same_size_grey_rgb_and_rgba_files_match_the_array_path(grey_model, tmp_path):
+    image = blob_images(1, seed=3)[0]
+    expected = evaluate.predict_proba(grey_model, image[None])
+    variants = {"grey.png": Image.fromarray(image), "rgb.png": Image.fromarray(image).convert("RGB"),
+                "rgba.png": Image.fromarray(image).convert("RGBA"), "grey.jpg": None}
+    for name, img in variants.items():
+        if img is None:
+            continue
+        img.save(tmp_path / name)
+        x = evaluate.load_image_for_model(tmp_path / name, grey_model.input_shape)
+        assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32, name
+        np.testing.assert_array_equal(x[0, ..., 0], image / np.float32(255), err_msg=name)
+        np.testing.assert_allclose(grey_model.predict(x, verbose=0), expected, atol=1e-6, err_msg=name)
+
+
+def test_other_size_rgb_file_gives_the_model_shape_and_the_same_prediction(grey_model, tmp_path):
+    images = blob_images(6, seed=4)
+    expected = evaluate.predict_proba(grey_model, images)
+    for i, image in enumerate(images):
+        path = tmp_path / f"big_{i}.png"
+        Image.fromarray(image).convert("RGB").resize((112, 84), Image.Resampling.BICUBIC).save(path)
+        x = evaluate.load_image_for_model(path, (28, 28, 1))
+        assert x.shape == (1, 28, 28, 1)
+        assert np.abs(x[0, ..., 0] - image / 255).mean() < 0.03
+        proba = grey_model.predict(x, verbose=0)[0]
+        assert proba.argmax() == expected[i].argmax()
+        np.testing.assert_allclose(proba, expected[i], atol=0.05)
+
+
+def test_grey_file_for_an_rgb_model_and_transparency_on_black(tmp_path):
+    image = blob_images(1, size=32, seed=5)[0]
+    Image.fromarray(image).save(tmp_path / "grey.png")
+    x = evaluate.load_image_for_model(tmp_path / "grey.png", (32, 32, 3))
+    assert x.shape == (1, 32, 32, 3)
+    np.testing.assert_array_equal(x[0, ..., 0], x[0, ..., 2])
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., :3] = 255
+    rgba[:, 16:, 3] = 255  # left half transparent white, right half opaque white
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "half.png")
+    x = evaluate.load_image_for_model(tmp_path / "half.png", (32, 32, 1))
+    assert x[0, :, :16].max() == 0 and x[0, :, 16:].min() == 1
+    palette = Image.fromarray(image).convert("P")
+    palette.save(tmp_path / "palette.gif")
+    assert evaluate.load_image_for_model(tmp_path / "palette.gif", (28, 28, 3)).shape == (1, 28, 28, 3)
+
+
+def test_sixteen_bit_grey_and_aspect_padding(tmp_path):
+    deep = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    x = evaluate.load_image_for_model(tmp_path / "deep.png", (64, 64, 1))
+    assert x.min() == 0 and x.max() == 1
+    wide = np.full((20, 40), 255, np.uint8)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    padded = evaluate.load_image_for_model(tmp_path / "wide.png", (28, 28, 1), keep_aspect=True)
+    assert padded[0, 0, 14, 0] == 0 and padded[0, 14, 14, 0] == 1  # black bands above and below
+
+
+def test_bad_files_raise_errors_naming_the_file(tmp_path):
+    shape = (28, 28, 1)
+    with pytest.raises(FileNotFoundError, match=r"nothere\.png: no such image file"):
+        evaluate.load_image_for_model(tmp_path / "nothere.png", shape)
+    text = tmp_path / "notes.png"
+    text.write_text("this is not a picture")
+    with pytest.raises(evaluate.ImageLoadError, match=r"notes\.png: not an image file"):
+        evaluate.load_image_for_model(text, shape)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(evaluate.ImageLoadError, match=r"empty\.jpg: not an image file"):
+        evaluate.load_image_for_model(empty, shape)
+    Image.fromarray(blob_images(1, size=64)[0]).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(evaluate.ImageLoadError, match=r"cut\.png: corrupt or truncated"):
+        evaluate.load_image_for_model(tmp_path / "cut.png", shape)
+    assert (tmp_path / "cut.png").stat().st_size == len(data) // 2  # the file is left alone
+    with pytest.raises(evaluate.ImageLoadError, match="not a file"):
+        evaluate.load_image_for_model(tmp_path, shape)
+    with pytest.raises(ValueError, match="C = 1 .* or 3"):
+        evaluate.load_image_for_model(tmp_path / "whole.png", (28, 28, 2))
