@@ -40,3 +40,141 @@ def cifar_reference_cnn(input_shape=(32, 32, 3), num_classes: int = 10) -> keras
     x = layers.Dense(64, activation="relu")(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="cifar_reference_cnn")
+
+
+# --- the course's own architectures -------------------------------------------------------------
+
+def _conv_bn_relu(x, filters: int, l2: float = 0.0, name: str | None = None):
+    """Conv 3×3 with ReLU → BatchNorm.
+
+    BatchNorm after the ReLU (not before) keeps Conv+bias+ReLU one fused operation, which is about
+    twice as fast on CPUs, and trains as well.
+    """
+    reg = keras.regularizers.L2(l2) if l2 else None
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_regularizer=reg,
+                      name=f"{name}_conv" if name else None)(x)
+    return layers.BatchNormalization(name=f"{name}_bn" if name else None)(x)
+
+
+def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64), dense: int = 128,
+              dropout: float = 0.0, l2: float = 0.0, batchnorm: bool = False, augment=None,
+              name: str = "small_cnn") -> keras.Model:
+    """The reference Fashion-MNIST layout with switchable remedies (notebook 05 compares them).
+
+    One Conv(3×3)+MaxPool per entry of ``widths``, then Flatten → [Dropout] → Dense → softmax.
+    ``dropout``, ``l2`` (on conv and dense kernels), ``batchnorm`` (after each conv) and ``augment``
+    (a Keras layer applied to the input, active only in training) each switch one remedy on.
+    """
+    reg = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(shape=input_shape)
+    x = augment(inputs) if augment is not None else inputs
+    for i, width in enumerate(widths):
+        x = layers.Conv2D(width, 3, activation="relu", kernel_regularizer=reg, name=f"conv{i + 1}")(x)
+        if batchnorm:  # after the ReLU, so Conv+ReLU stay one fused (fast) operation
+            x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+    x = layers.Flatten()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Dense(dense, activation="relu", kernel_regularizer=reg)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg)(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def course_cnn(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64), convs_per_block: int = 2,
+               dense: int = 256, dropout: float = 0.4, l2: float = 0.0, augment=None,
+               name: str = "course_cnn") -> keras.Model:
+    """The course's improved CNN for small grey or colour images (VGG style with BatchNorm).
+
+    Per block: ``convs_per_block`` × (Conv 3×3 same + ReLU → BatchNorm), then MaxPool(2) and light
+    dropout; then Flatten → Dropout → Dense(``dense``, ReLU) → BatchNorm → Dropout → softmax.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = augment(inputs) if augment is not None else inputs
+    for b, width in enumerate(widths):
+        for c in range(convs_per_block):
+            x = _conv_bn_relu(x, width, l2, name=f"block{b + 1}_{c + 1}")
+        x = layers.MaxPooling2D(2, name=f"block{b + 1}_pool")(x)
+        x = layers.Dropout(dropout / 2, name=f"block{b + 1}_dropout")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def course_resnet(input_shape=(32, 32, 3), num_classes: int = 10, widths=(32, 64, 128), residual=(True, False, True),
+                  l2: float = 5e-4, augment=None, name: str = "course_resnet") -> keras.Model:
+    """A small ResNet ("ResNet-9" style, narrowed for CPUs): the course's CIFAR-10 recipe.
+
+    Stem Conv(widths[0]); then per stage: Conv+ReLU → BN → MaxPool, plus, where ``residual`` says so,
+    a residual unit x + (Conv+ReLU → BN)×2; then global max pooling and a softmax layer.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = augment(inputs) if augment is not None else inputs
+    x = _conv_bn_relu(x, widths[0], l2, name="stem")
+    for s, (width, res) in enumerate(zip(widths, residual)):
+        x = _conv_bn_relu(x, width, l2, name=f"stage{s + 1}")
+        x = layers.MaxPooling2D(2, name=f"stage{s + 1}_pool")(x)
+        if res:
+            y = _conv_bn_relu(x, width, l2, name=f"stage{s + 1}_res1")
+            y = _conv_bn_relu(y, width, l2, name=f"stage{s + 1}_res2")
+            x = layers.Add(name=f"stage{s + 1}_add")([x, y])
+    x = layers.GlobalMaxPooling2D()(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --- reading an architecture (notebook 04) ----------------------------------------------------
+
+def parameter_table(model: keras.Model) -> list[dict]:
+    """One row per layer: output shape, parameter count, and the arithmetic that gives it.
+
+    Conv2D: (k_h·k_w·c_in + 1)·filters; Dense: (inputs + 1)·units; BatchNorm: 4·channels (2 trained);
+    layers without weights: 0.
+    """
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = tuple(layer.output.shape[1:])
+        count = layer.count_params()
+        how = "no weights"
+        if isinstance(layer, layers.Conv2D):
+            kh, kw = layer.kernel_size
+            c_in = layer.input.shape[-1]
+            bias = " + 1" if layer.use_bias else ""
+            how = f"({kh}·{kw}·{c_in}{bias})·{layer.filters}"
+        elif isinstance(layer, layers.Dense):
+            bias = " + 1" if layer.use_bias else ""
+            how = f"({layer.input.shape[-1]}{bias})·{layer.units}"
+        elif isinstance(layer, layers.BatchNormalization):
+            how = f"4·{layer.input.shape[-1]} (γ, β trained; mean, variance tracked)"
+        elif count:
+            how = "see the layer's weights"
+        rows.append({"layer": layer.name, "type": type(layer).__name__, "output shape": shape,
+                     "parameters": count, "arithmetic": how})
+    return rows
+
+
+def receptive_fields(model: keras.Model) -> list[dict]:
+    """Receptive field of one unit after each convolution/pooling layer (input pixels it can see).
+
+    For a chain of layers with kernel k and stride s: r ← r + (k − 1)·j, then the jump j ← j·s
+    (j = distance in input pixels between neighbouring units). Layers that do not change the
+    geometry (ReLU, BatchNorm, Dropout) are skipped; Flatten/Dense see the whole image.
+    """
+    r, j, rows = 1, 1, []
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            k, s = layer.kernel_size[0], layer.strides[0]
+        elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
+            k, s = layer.pool_size[0], layer.strides[0]
+        else:
+            continue
+        r, j = r + (k - 1) * j, j * s
+        rows.append({"layer": layer.name, "kernel": k, "stride": s, "jump": j, "receptive field": r,
+                     "output size": tuple(layer.output.shape[1:3])})
+    return rows

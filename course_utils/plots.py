@@ -128,3 +128,234 @@ def interactive_image_grid(images, labels, class_names, ncols: int = 8, title: s
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(height=max(250, 160 * int(np.ceil(len(imgs) / ncols))), margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+# --- notebook 06: evaluation figures (appended) ------------------------------------------------
+
+def roc_curves_figure(curves: dict, title: str = "One-vs-rest ROC curves", ax=None):
+    """All per-class ROC curves of :func:`course_utils.evaluate.roc_curves` in one figure (notebook 06)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5.5))
+    colors = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    for i, (name, curve) in enumerate(curves.items()):
+        if len(curve["fpr"]):
+            ax.plot(curve["fpr"], curve["tpr"], color=colors(i % colors.N), lw=1.5,
+                    label=f"{name} (AUC {curve['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance (AUC 0.5)")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def misclassified_gallery(images, y_true, proba, indices, class_names, ncols: int = 6, size: float = 1.7,
+                          title: str | None = None):
+    """Wrongly classified images with true label, prediction and confidence (notebook 06).
+
+    ``indices`` are the images to show, e.g. :func:`course_utils.evaluate.misclassified`'s, most confident first.
+    """
+    import matplotlib.pyplot as plt
+
+    indices = list(indices)
+    proba = np.asarray(proba)
+    nrows = max(1, int(np.ceil(len(indices) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.35), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, indices):
+        img, cmap = _as_display(images[i])
+        ax.imshow(img, cmap=cmap)
+        pred = int(proba[i].argmax())
+        ax.set_title(f"true: {class_names[int(y_true[i])]}\npred: {class_names[pred]}\n({proba[i, pred]:.0%})",
+                     fontsize=8, color="firebrick")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def top_k_figure(image, top, title: str | None = None):
+    """An image beside a bar chart of its top-k class probabilities (``[(class, p), ...]``) (notebook 06)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw={"width_ratios": [1, 2]})
+    img = np.asarray(image)
+    if img.ndim == 4:
+        img = img[0]
+    img, cmap = _as_display(img)
+    ax_img.imshow(img, cmap=cmap)
+    ax_img.axis("off")
+    names = [name for name, _ in top][::-1]
+    values = [p for _, p in top][::-1]
+    bars = ax_bar.barh(names, values, color=["tab:blue"] * (len(values) - 1) + ["tab:green"])
+    ax_bar.bar_label(bars, labels=[f"{v:.1%}" for v in values], padding=3, fontsize=8)
+    ax_bar.set_xlim(0, 1.15)
+    ax_bar.set_xlabel("probability")
+    ax_bar.set_title(title or f"top-{len(top)} predictions")
+    fig.tight_layout()
+    return fig
+
+
+def grad_cam_figure(images, heatmaps, titles=None, alpha: float = 0.45, size: float = 2.0,
+                    title: str | None = None):
+    """Images (top row) and their Grad-CAM heat maps laid over them (bottom row) (notebook 06)."""
+    import matplotlib.pyplot as plt
+
+    from .explain import overlay
+
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(n * size, 2 * size * 1.15), squeeze=False)
+    for j in range(n):
+        img, cmap = _as_display(images[j])
+        axes[0, j].imshow(img, cmap=cmap)
+        axes[1, j].imshow(overlay(images[j], heatmaps[j], alpha=alpha))
+        axes[0, j].axis("off")
+        axes[1, j].axis("off")
+        if titles is not None:
+            axes[0, j].set_title(titles[j], fontsize=8)
+    axes[0, 0].text(-0.1, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(-0.1, 0.5, "Grad-CAM", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_by_train_size(rows, x: str = "per_class", y: str = "test_accuracy", hue: str = "method",
+                           chance: float | None = None, title: str | None = None, ax=None):
+    """Test accuracy against training-set size, one line per method (notebook 07: scratch vs transfer)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for method in dict.fromkeys(r[hue] for r in rows):
+        pts = sorted((r[x], r[y]) for r in rows if r[hue] == method)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=method)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", label="chance")
+    ax.set_xscale("log")
+    xs = sorted({r[x] for r in rows})
+    ax.set_xticks(xs, [str(v) for v in xs])
+    ax.set_xlabel("training images per class (log scale)")
+    ax.set_ylabel(y.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def best_so_far_curves(frames: dict, metric: str = "val_accuracy", title: str = "Best validation accuracy so far"):
+    """Best-so-far ``metric`` versus trial number, one line per search strategy (notebook 08)."""
+    import matplotlib.pyplot as plt
+
+    from .tuning import best_so_far
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for strategy, frame in frames.items():
+        curve = best_so_far(frame[metric].to_numpy())
+        ax.step(np.arange(1, len(curve) + 1), curve, where="post", marker="o", ms=3, label=strategy)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"best {metric} so far")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, ncols: int = 4):
+    """One panel per hyperparameter: ``metric`` of every trial against its value, coloured by strategy (notebook 08)."""
+    import matplotlib.pyplot as plt
+
+    from .tuning import HYPERPARAMETERS, LOG_SCALE
+
+    params = list(params or HYPERPARAMETERS)
+    nrows = int(np.ceil(len(params) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.7 * nrows), squeeze=False, sharey=True)
+    strategies = list(dict.fromkeys(frame["strategy"])) if "strategy" in frame else [None]
+    rng = np.random.default_rng(0)
+    for ax, name in zip(axes.flat, params):
+        categories = sorted({v for v in frame[name].dropna()}, key=lambda v: (isinstance(v, str), v))
+        position = {v: i for i, v in enumerate(categories)}
+        for strategy in strategies:
+            part = frame if strategy is None else frame[frame["strategy"] == strategy]
+            xs = np.array([position[v] for v in part[name]], dtype=float) + rng.uniform(-0.15, 0.15, len(part))
+            ax.scatter(xs, part[metric], s=14, alpha=0.7, label=strategy)
+        means = frame.groupby(name)[metric].mean()
+        ax.plot([position[v] for v in means.index], means.values, "k_", ms=18, mew=2)
+        labels = [f"{v:g}" if isinstance(v, float) else str(v) for v in categories]
+        ax.set_xticks(range(len(categories)), labels, rotation=30 if name in LOG_SCALE else 0, fontsize=8)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(params):]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel(metric)
+    if strategies != [None]:
+        axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"{metric} of every trial against each hyperparameter (black bar: mean)")
+    fig.tight_layout()
+    return fig
+
+
+def trials_parallel_coordinates(frame, metric: str = "val_accuracy", title: str = "Every trial, one line"):
+    """Interactive parallel-coordinates plot of tuning trials (plotly; drag on an axis to filter) (notebook 08)."""
+    import plotly.graph_objects as go
+
+    from .tuning import HYPERPARAMETERS, LOG_SCALE, SPACE, encode, encode_value
+
+    done = frame.dropna(subset=[metric])
+    coded = encode(done)
+    dims = []
+    for name in HYPERPARAMETERS:
+        values = SPACE[name][0]
+        ticks = [encode_value(name, v) for v in values]
+        text = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+        dims.append(dict(label=name + (" (log)" if name in LOG_SCALE else ""), values=coded[name],
+                         tickvals=ticks, ticktext=text, range=[min(ticks), max(ticks)]))
+    if "strategy" in done:
+        strategies = list(dict.fromkeys(done["strategy"]))
+        dims.append(dict(label="strategy", values=done["strategy"].map({s: i for i, s in enumerate(strategies)}),
+                         tickvals=list(range(len(strategies))), ticktext=strategies))
+    dims.append(dict(label=metric, values=done[metric]))
+    fig = go.Figure(go.Parcoords(line=dict(color=done[metric], colorscale="Viridis", showscale=True,
+                                           colorbar=dict(title=metric)), dimensions=dims))
+    fig.update_layout(title=title, height=420, margin=dict(l=60, r=40, t=60, b=30))
+    return fig
+
+
+def augmentation_grid(image, layers: dict, variants: int = 6, size: float = 1.3, title: str | None = None):
+    """One row per augmentation: the original image, then ``variants`` random outputs of the layer (notebook 03).
+
+    ``layers`` maps a row title to a Keras layer (or model) called with ``training=True``; ``image`` is one
+    (H, W) or (H, W, C) image, uint8 or float in [0, 1].
+    """
+    import matplotlib.pyplot as plt
+
+    img = np.asarray(image)
+    img = img.astype("float32") / 255.0 if img.dtype == np.uint8 else img.astype("float32")
+    batch = (img[..., None] if img.ndim == 2 else img)[None]
+    fig, axes = plt.subplots(len(layers), variants + 1, figsize=((variants + 1) * size, len(layers) * size * 1.1),
+                             squeeze=False)
+    for row, (name, layer) in zip(axes, layers.items()):
+        outputs = [batch[0]] + [np.asarray(layer(batch, training=True))[0] for _ in range(variants)]
+        for j, (ax, out) in enumerate(zip(row, outputs)):
+            shown, cmap = _as_display(np.clip(out, 0.0, 1.0))
+            ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_title("original", fontsize=8)
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

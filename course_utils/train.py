@@ -1,0 +1,303 @@
+"""Training helpers: device set-up, standard callbacks, learning-rate schedules, and the course's recipes.
+
+Taught in notebook 05; used by notebooks 04-06 and by ``make bench`` (``course_utils.bench_recipes``).
+Each function does one job; :func:`fit_recipe` strings them together for a named recipe.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import models, pipeline
+
+
+# --- device ---------------------------------------------------------------------------------------
+
+def configure_device(verbose: bool = True):
+    """Use what the machine has and return the ``tf.distribute`` strategy to build models under.
+
+    On a GPU: mixed precision (float16 compute, float32 weights); with more than one GPU, also
+    ``MirroredStrategy`` (one model copy per GPU, gradients averaged). On a CPU nothing changes: the
+    default strategy is returned and the dtype policy stays float32 (mixed precision is slower there).
+    """
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        if verbose:
+            print("configure_device: CPU only, nothing changed (float32, default strategy)")
+        return tf.distribute.get_strategy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    done = [f"{len(gpus)} GPU(s): mixed precision (mixed_float16) on"]
+    strategy = tf.distribute.get_strategy()
+    if len(gpus) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+        done.append(f"MirroredStrategy over {strategy.num_replicas_in_sync} replicas")
+    if verbose:
+        print("configure_device: " + "; ".join(done))
+    return strategy
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+def early_stopping(patience: int = 3, monitor: str = "val_loss"):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs, and roll back to the best weights."""
+    import keras
+
+    return keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+
+
+def checkpoint(path, monitor: str = "val_loss"):
+    """Save the best model so far (whole model, ``.keras`` format) to ``path``."""
+    import keras
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model checkpoint must end in .keras (the Keras 3 format)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, save_best_only=True)
+
+
+def backup_and_restore(directory):
+    """Back up the training state every epoch into ``directory``; a re-run of ``fit`` resumes from it.
+
+    The backup is deleted when training finishes normally.
+    """
+    import keras
+
+    return keras.callbacks.BackupAndRestore(str(directory))
+
+
+def standard_callbacks(checkpoint_path=None, patience: int | None = 3, backup_dir=None,
+                       monitor: str = "val_loss") -> list:
+    """Early stopping, best-model checkpoint and backup-and-restore, each only when asked for."""
+    callbacks = []
+    if patience is not None:
+        callbacks.append(early_stopping(patience, monitor))
+    if checkpoint_path is not None:
+        callbacks.append(checkpoint(checkpoint_path, monitor))
+    if backup_dir is not None:
+        callbacks.append(backup_and_restore(backup_dir))
+    return callbacks
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class Timer(_callback_base()):
+    """Measures wall time per epoch and for the whole ``fit`` (``epoch_seconds``, ``seconds``)."""
+
+    def on_train_begin(self, logs=None):
+        self.epoch_seconds, self._start = [], time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self._start
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by :class:`InterruptAfter` to simulate a crash (power cut, preempted Colab session)."""
+
+
+class InterruptAfter(_callback_base()):
+    """Raise :class:`TrainingInterrupted` at the end of epoch ``epochs`` (counted from 1): a simulated crash."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            raise TrainingInterrupted(f"simulated interruption after epoch {epoch + 1}")
+
+
+# --- learning-rate schedules ---------------------------------------------------------------------
+
+def one_cycle(total_steps: int, max_lr: float = 3e-3, warmup_fraction: float = 0.25, start_lr: float | None = None,
+              final_fraction: float = 1e-3):
+    """One-cycle schedule: linear warm-up to ``max_lr`` for ``warmup_fraction`` of the steps, then cosine decay.
+
+    Built on ``keras.optimizers.schedules.CosineDecay`` (its warm-up arguments), so it saves with the model.
+    """
+    import keras
+
+    if total_steps < 1:
+        raise ValueError(f"one_cycle needs total_steps >= 1, got {total_steps}")
+    warmup = int(total_steps * warmup_fraction)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=start_lr if start_lr is not None else max_lr / 10,
+        decay_steps=max(1, total_steps - warmup), alpha=final_fraction,
+        warmup_target=max_lr, warmup_steps=warmup)
+
+
+def cosine(total_steps: int, lr: float = 1e-3, final_fraction: float = 0.0):
+    """Cosine decay from ``lr`` to ``lr·final_fraction`` over ``total_steps`` (no warm-up)."""
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, total_steps), alpha=final_fraction)
+
+
+def lr_curve(schedule, total_steps: int) -> np.ndarray:
+    """The learning rate a schedule gives at each step (to plot it)."""
+    return np.array([float(schedule(step)) for step in range(total_steps)])
+
+
+# --- recipes ---------------------------------------------------------------------------------------
+
+@dataclass
+class Recipe:
+    """Everything that defines a training run, apart from the data."""
+
+    name: str
+    build: str                       # name of a builder in course_utils.models
+    build_kwargs: dict = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 64
+    one_hot: bool = False            # categorical (one-hot) instead of sparse integer labels
+    validation_split: float = 0.2    # Keras-style: the LAST fraction of the training split
+    early_stopping: int | None = None
+    checkpoint: bool = False
+    max_lr: float | None = None      # None: Adam's default 1e-3, constant; else one-cycle to max_lr
+    weight_decay: float | None = None  # AdamW when set
+    label_smoothing: float = 0.0
+    augment: str | None = None       # "flip" | "light" | "strong" | "shift" (pipeline.augmentation / shifts)
+    tf_data: bool = False            # False: numpy arrays straight into fit (as the reference recipes do)
+
+
+RECIPES = {
+    ("fashion_mnist", "reference"): Recipe(
+        "reference", "fashion_reference_cnn", epochs=20, batch_size=64, early_stopping=3, checkpoint=True),
+    ("fashion_mnist", "course"): Recipe(
+        "course", "course_cnn", {"widths": (32, 64), "convs_per_block": 1, "dense": 256, "dropout": 0.3},
+        epochs=6, batch_size=64, validation_split=0.05, max_lr=3e-3, label_smoothing=0.1, tf_data=True),
+    ("fashion_mnist", "course_long"): Recipe(
+        "course_long", "course_cnn", {"widths": (32, 64), "convs_per_block": 2, "dense": 256, "dropout": 0.4},
+        epochs=12, batch_size=64, validation_split=0.05, max_lr=3e-3, label_smoothing=0.1, augment="shift",
+        tf_data=True),
+    ("cifar10", "reference"): Recipe(
+        "reference", "cifar_reference_cnn", epochs=15, batch_size=64, one_hot=True),
+    ("cifar10", "course"): Recipe(
+        "course", "course_resnet", {"widths": (32, 64, 128), "residual": (True, False, True), "l2": 0.0},
+        epochs=8, batch_size=64, validation_split=0.04, max_lr=3e-3, weight_decay=0.02, label_smoothing=0.1,
+        augment="crop_flip", tf_data=True),
+}
+
+
+def get_recipe(dataset: str, recipe: str) -> Recipe:
+    try:
+        return RECIPES[(dataset, recipe)]
+    except KeyError:
+        known = sorted(f"{d}/{r}" for d, r in RECIPES)
+        raise KeyError(f"no recipe {recipe!r} for data set {dataset!r}; known: {known}") from None
+
+
+def augmentation_layer(kind: str | None, seed: int = 42):
+    """The augmentation for a recipe: pipeline's kinds, ``shift`` (translations only: for clothes that are
+    never mirrored in a way that changes the class, flips are fine too, but shifts matter most) and
+    ``crop_flip`` (pad-and-crop style shifts by up to 4 pixels plus flips, the CIFAR classic)."""
+    import keras
+
+    if kind is None:
+        return None
+    if kind == "shift":
+        return keras.Sequential([keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+                                 keras.layers.RandomFlip("horizontal", seed=seed)], name="augment_shift")
+    if kind == "crop_flip":
+        return keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
+                                 keras.layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", seed=seed)],
+                                name="augment_crop_flip")
+    return pipeline.augmentation(kind, seed=seed)
+
+
+def compile_model(model, num_classes: int, one_hot: bool = False, learning_rate=1e-3, weight_decay=None,
+                  label_smoothing: float = 0.0):
+    """Adam (AdamW with ``weight_decay``) and the cross-entropy that fits the labels.
+
+    Integer labels → sparse categorical cross-entropy; one-hot labels → categorical cross-entropy
+    (the only one of the two that accepts label smoothing, so smoothing switches to one-hot).
+    """
+    import keras
+
+    opt = (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
+           else keras.optimizers.Adam(learning_rate))
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing) if one_hot
+            else keras.losses.SparseCategoricalCrossentropy())
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+    return model
+
+
+@dataclass
+class FitResult:
+    recipe: Recipe
+    model: object
+    history: dict
+    test_accuracy: float
+    wall_seconds: float          # time spent in model.fit (training only)
+    epochs_run: int
+
+    def row(self, dataset: str) -> dict:
+        return {"dataset": dataset, "recipe": self.recipe.name, "test_accuracy": round(self.test_accuracy, 4),
+                "wall_seconds": round(self.wall_seconds, 1), "epochs": self.epochs_run}
+
+
+def fit_recipe(recipe: Recipe, x_train, y_train, x_test, y_test, num_classes: int, *, epochs: int | None = None,
+               work_dir=None, seed: int = 42, verbose: int = 2, callbacks=()) -> FitResult:
+    """Train ``recipe`` on uint8 images and evaluate it on the test split (never seen during training).
+
+    Validation comes from the last ``validation_split`` of the training split, as Keras does.
+    ``epochs`` overrides the recipe's (smoke runs). ``work_dir`` holds the checkpoint.
+    """
+    import keras
+
+    epochs = epochs or recipe.epochs
+    x_train = pipeline.add_channel_axis(np.asarray(x_train))
+    x_test = pipeline.add_channel_axis(np.asarray(x_test))
+    one_hot = recipe.one_hot or recipe.label_smoothing > 0
+    n_val = int(len(x_train) * recipe.validation_split)
+    x_tr, y_tr = x_train[:len(x_train) - n_val], y_train[:len(y_train) - n_val]
+    x_val, y_val = x_train[len(x_train) - n_val:], y_train[len(y_train) - n_val:]
+    steps = int(np.ceil(len(x_tr) / recipe.batch_size)) * epochs
+    lr = one_cycle(steps, recipe.max_lr) if recipe.max_lr else 1e-3
+
+    builder = getattr(models, recipe.build)
+    model = builder(input_shape=x_train.shape[1:], num_classes=num_classes, **recipe.build_kwargs)
+    compile_model(model, num_classes, one_hot, lr, recipe.weight_decay, recipe.label_smoothing)
+
+    timer = Timer()
+    cbs = [timer, *callbacks]
+    if recipe.early_stopping:
+        cbs.append(early_stopping(recipe.early_stopping))
+    if recipe.checkpoint:
+        cbs.append(checkpoint(Path(work_dir or ".") / f"{recipe.name}_best.keras"))
+
+    def encode(y):
+        return keras.utils.to_categorical(y, num_classes) if one_hot else y
+
+    if recipe.tf_data:
+        augment = augmentation_layer(recipe.augment, seed)
+        train = pipeline.make_dataset(x_tr, y_tr, recipe.batch_size, training=True, seed=seed, augment=augment,
+                                      one_hot=num_classes if one_hot else None)
+        val = (pipeline.make_dataset(x_val, y_val, 512, one_hot=num_classes if one_hot else None)
+               if n_val else None)
+        history = model.fit(train, validation_data=val, epochs=epochs, callbacks=cbs, verbose=verbose,
+                            shuffle=False)  # the dataset shuffles itself (seeded)
+    else:  # the reference recipes: arrays scaled to [0, 1], Keras' validation_split
+        history = model.fit(x_train.astype("float32") / 255.0, encode(y_train), batch_size=recipe.batch_size,
+                            epochs=epochs, validation_split=recipe.validation_split or 0.0, callbacks=cbs,
+                            verbose=verbose)
+    test = pipeline.make_dataset(x_test, y_test, 512, cache=False)
+    probs = model.predict(test, verbose=0)
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == np.asarray(y_test)))
+    return FitResult(recipe, model, history.history, accuracy, timer.seconds, len(history.history["loss"]))

@@ -1,0 +1,74 @@
+"""Model builders: the reference recipes' layers and parameter counts (worked out by hand), the course models."""
+import keras
+import pytest
+
+from course_utils import models
+
+
+def _layer_summary(model):
+    return [(type(layer).__name__, layer.count_params()) for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def test_fashion_reference_layers_and_parameters():
+    conv1 = 3 * 3 * 1 * 32 + 32          # 320
+    conv2 = 3 * 3 * 32 * 64 + 64         # 18,496
+    flat = 5 * 5 * 64                    # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5
+    dense1 = flat * 128 + 128            # 204,928
+    dense2 = 128 * 10 + 10               # 1,290
+    model = models.fashion_reference_cnn()
+    assert _layer_summary(model) == [("Conv2D", conv1), ("MaxPooling2D", 0), ("Conv2D", conv2), ("MaxPooling2D", 0),
+                                     ("Flatten", 0), ("Dropout", 0), ("Dense", dense1), ("Dense", dense2)]
+    assert model.count_params() == 225_034 == conv1 + conv2 + dense1 + dense2
+    assert model.layers[-3].input.shape[-1] == flat
+    assert model.get_layer(index=6).rate == pytest.approx(0.3)
+
+
+def test_cifar_reference_layers_and_parameters():
+    conv1 = 3 * 3 * 3 * 32 + 32          # 896
+    conv2 = 3 * 3 * 32 * 64 + 64         # 18,496
+    conv3 = 3 * 3 * 64 * 64 + 64         # 36,928
+    flat = 8 * 8 * 64                    # 'same' padding: 32 -pool-> 16 -pool-> 8
+    dense1 = flat * 64 + 64              # 262,208
+    dense2 = 64 * 10 + 10                # 650
+    model = models.cifar_reference_cnn()
+    assert _layer_summary(model) == [("Conv2D", conv1), ("MaxPooling2D", 0), ("Conv2D", conv2), ("MaxPooling2D", 0),
+                                     ("Conv2D", conv3), ("Flatten", 0), ("Dense", dense1), ("Dense", dense2)]
+    assert model.count_params() == 319_178 == conv1 + conv2 + conv3 + dense1 + dense2
+    assert all(layer.padding == "same" for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+@pytest.mark.parametrize("builder", [models.course_cnn, models.small_cnn, models.course_resnet])
+def test_course_models_build_for_grey_and_rgb(builder, shape):
+    model = builder(input_shape=shape, num_classes=7)
+    assert model.output.shape == (None, 7)
+    out = model(keras.ops.zeros((2, *shape)), training=False)
+    assert tuple(out.shape) == (2, 7)
+    assert keras.ops.convert_to_numpy(keras.ops.sum(out, axis=1)) == pytest.approx([1.0, 1.0], abs=1e-5)
+
+
+def test_small_cnn_remedies_switch_layers_on():
+    plain = models.small_cnn()
+    assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.BatchNormalization)) for layer in plain.layers)
+    assert plain.count_params() == models.fashion_reference_cnn().count_params()  # same layout, no dropout
+    remedied = models.small_cnn(dropout=0.3, l2=1e-4, batchnorm=True)
+    kinds = {type(layer).__name__ for layer in remedied.layers}
+    assert {"Dropout", "BatchNormalization"} <= kinds
+    assert len(remedied.losses) > 0  # the L2 penalties
+
+
+def test_parameter_table_arithmetic():
+    rows = models.parameter_table(models.fashion_reference_cnn())
+    assert rows[0]["arithmetic"] == "(3·3·1 + 1)·32" and rows[0]["parameters"] == 320
+    assert rows[0]["output shape"] == (26, 26, 32)
+    assert rows[6]["arithmetic"] == "(1600 + 1)·128" and rows[6]["parameters"] == 204_928
+    assert sum(r["parameters"] for r in rows) == 225_034
+
+
+def test_receptive_fields_of_the_reference():
+    rows = models.receptive_fields(models.fashion_reference_cnn())
+    # conv3: 3; pool2: 3 + 1·1 = 4; conv3 at jump 2: 4 + 2·2 = 8; pool2: 8 + 1·2 = 10
+    assert [r["receptive field"] for r in rows] == [3, 4, 8, 10]
+    assert [r["jump"] for r in rows] == [1, 2, 2, 4]
+    assert rows[-1]["output size"] == (5, 5)
