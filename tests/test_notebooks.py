@@ -27,7 +27,7 @@ def test_notebook_runs_in_smoke_mode(nb, tmp_path):
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("stem", ["01_problem_definition"])
+@pytest.mark.parametrize("stem", ["01_problem_definition", "07_transfer_learning"])
 def test_smoke_run_is_reproducible(stem, tmp_path):
     nb = next(p for p in NOTEBOOKS if p.stem == stem)
     first, second = _run(nb, tmp_path, "first"), _run(nb, tmp_path, "second")
