@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from course_utils.data import local_copy_available
 from course_utils.run import execute_notebook, list_notebooks
 
 NOTEBOOKS = list_notebooks()
@@ -24,6 +25,10 @@ def test_notebook_runs_in_smoke_mode(nb, tmp_path):
         assert metrics["test_accuracy"] > metrics["chance_accuracy"], metrics
     output = result.output.read_text()
     assert '"output_type": "error"' not in output
+    if not local_copy_available("fashion_mnist") and "dataset" in metrics:
+        # a bare offline machine: the notebook must have run on the embedded data set, and said so
+        assert metrics["dataset"] == "digits", metrics
+        assert "FALLBACK" in output and "digits" in output
 
 
 @pytest.mark.notebooks
