@@ -54,10 +54,13 @@ def build_dir() -> Path:
 def artifacts_dir(mode: str | None = None) -> Path:
     """Trained models, histories and tuning results shared between notebooks and runs.
 
-    ``COURSE_ARTIFACTS_DIR``, else ``build/artifacts/<mode>``: lecture mode reads what a full run saved.
+    ``<root>/<mode>``, where the root is ``COURSE_ARTIFACTS_ROOT`` (the course runner sets it) or
+    ``build/artifacts``: lecture mode reads what a full run saved beside it. ``COURSE_ARTIFACTS_DIR`` names one
+    folder for every mode instead.
     """
     env = os.environ.get("COURSE_ARTIFACTS_DIR")
-    path = Path(env) if env else _default_build_root() / "artifacts" / get_mode(mode)
+    root = Path(os.environ.get("COURSE_ARTIFACTS_ROOT") or _default_build_root() / "artifacts")
+    path = Path(env) if env else root / get_mode(mode)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -79,7 +79,10 @@ def _environment(**values):
 
 def execute_notebook(path: Path, mode: str, out_dir: Path, artifacts: Path | None = None,
                      parameters: dict | None = None, progress: bool = True) -> NotebookResult:
-    """Run one notebook with papermill into ``out_dir`` and read the metrics it wrote."""
+    """Run one notebook with papermill into ``out_dir`` and read the metrics it wrote.
+
+    ``artifacts`` is the root of the saved models (``<artifacts>/<mode>/``), shared by the notebooks of a run.
+    """
     import papermill as pm
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +90,7 @@ def execute_notebook(path: Path, mode: str, out_dir: Path, artifacts: Path | Non
     metrics_file = out_dir / f"{path.stem}.metrics.json"
     metrics_file.unlink(missing_ok=True)
     env = {"COURSE_MODE": mode, "COURSE_BUILD_DIR": out_dir.resolve(),
-           "COURSE_ARTIFACTS_DIR": artifacts.resolve() if artifacts else None,
+           "COURSE_ARTIFACTS_ROOT": artifacts.resolve() if artifacts else None,
            "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     error = None
     start = time.perf_counter()
@@ -135,7 +138,7 @@ def run_course(mode: str = "full", selection: str | None = None, build_root: Pat
     mode = config.get_mode(mode)
     build_root = Path(build_root) if build_root else (config.repo_root() / "build")
     out_dir = build_root / mode
-    artifacts = build_root / "artifacts" / mode
+    artifacts = build_root / "artifacts"  # one folder per mode inside; lecture mode reads full's
     results = []
     for nb in list_notebooks(selection):
         print(f"==> {nb.name} (mode={mode})", flush=True)

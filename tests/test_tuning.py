@@ -164,6 +164,7 @@ def test_plots_accept_trials():
 
 def test_tuning_dir_lecture_prefers_a_full_run(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_ARTIFACTS_DIR", raising=False)
+    monkeypatch.delenv("COURSE_ARTIFACTS_ROOT", raising=False)
     monkeypatch.setattr(config, "_default_build_root", lambda: tmp_path)
     assert tuning.tuning_dir("digits", "lecture") == tmp_path / "artifacts" / "lecture" / "tuning" / "digits"
     full = tmp_path / "artifacts" / "full" / "tuning" / "digits" / "random"
