@@ -51,6 +51,15 @@ def results_file() -> Path:
     return config.repo_root() / "results" / "metrics-full.json"
 
 
+def recorded_metrics(notebook: str) -> dict | None:
+    """The metrics ``notebook`` wrote in the last recorded full run, or None (no checkout, or none recorded)."""
+    root = config.repo_root()
+    path = root / "results" / "metrics-full.json" if root else None
+    if path is None or not path.exists():
+        return None
+    return json.loads(path.read_text()).get(notebook)
+
+
 def record_full_metrics(rows: list[dict]) -> Path:
     """Merge the metrics of successful full-mode notebooks into ``results/metrics-full.json``."""
     path = results_file()

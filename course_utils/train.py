@@ -179,9 +179,11 @@ class Recipe:
 RECIPES = {
     ("fashion_mnist", "reference"): Recipe(
         "reference", "fashion_reference_cnn", epochs=20, batch_size=64, early_stopping=3, checkpoint=True),
+    # the reference layout plus BatchNorm, a wider dense layer, one-cycle, label smoothing and all 60,000 images
+    # (the fixed schedule needs no validation split): more accuracy in less time than the reference
     ("fashion_mnist", "course"): Recipe(
-        "course", "course_cnn", {"widths": (32, 64), "convs_per_block": 1, "dense": 256, "dropout": 0.3},
-        epochs=6, batch_size=64, validation_split=0.05, max_lr=3e-3, label_smoothing=0.1, tf_data=True),
+        "course", "small_cnn", {"widths": (32, 64), "dense": 256, "dropout": 0.3, "batchnorm": True},
+        epochs=7, batch_size=128, validation_split=0.0, max_lr=4e-3, label_smoothing=0.1, tf_data=True),
     ("fashion_mnist", "course_long"): Recipe(
         "course_long", "course_cnn", {"widths": (32, 64), "convs_per_block": 2, "dense": 256, "dropout": 0.4},
         epochs=12, batch_size=64, validation_split=0.05, max_lr=3e-3, label_smoothing=0.1, augment="shift",

@@ -404,3 +404,33 @@ def distributed_role() -> str | None:
     if not all(os.environ.get(k) for k in needed):
         return None
     return "chief" if os.environ["KERASTUNER_TUNER_ID"] == "chief" else "worker"
+
+
+# --- the comparison with notebook 05 --------------------------------------------------------------
+
+RECIPE_NOTEBOOK = "05_training"
+
+
+def recipe_metrics(dataset: str, metrics_file=None) -> tuple[dict | None, str]:
+    """Notebook 05's metrics for ``dataset`` and where they came from, to compare a tuned model with.
+
+    Looks in ``metrics_file`` (default: this build's ``05_training.metrics.json``), then in the full run recorded
+    in ``results/metrics-full.json``, so notebook 08 run on its own still has the number. ``(None, why)`` when
+    neither has it.
+    """
+    from . import claims
+
+    path = Path(metrics_file) if metrics_file else config.build_dir() / f"{RECIPE_NOTEBOOK}.metrics.json"
+    looked = []
+    if path.exists():
+        metrics = _read_json(path)
+        if metrics.get("dataset") == dataset and "test_accuracy" in metrics:
+            return metrics, f"{path.name}, this build ({metrics.get('mode', '?')} mode)"
+        looked.append(f"{path.name} is for {metrics.get('dataset', '?')}")
+    else:
+        looked.append(f"no {path.name} in this build")
+    recorded = claims.recorded_metrics(RECIPE_NOTEBOOK)
+    if recorded and recorded.get("dataset") == dataset and "test_accuracy" in recorded:
+        return recorded, "results/metrics-full.json, the recorded full run of notebook 05"
+    looked.append("no recorded full run of notebook 05 for this data set")
+    return None, "; ".join(looked)

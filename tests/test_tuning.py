@@ -197,3 +197,43 @@ def test_saved_settings_of_a_cached_search(tmp_path, tiny):
     _search("random", tmp_path, tiny, max_trials=1, settings={"search_train": 24})
     saved = tuning.saved_settings(tmp_path)
     assert saved["search_train"] == 24 and "strategy" not in saved
+
+
+def _write_metrics(path, **metrics):
+    path.write_text(json.dumps(metrics))
+    return path
+
+
+def test_recipe_metrics_prefer_this_builds_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.claims.recorded_metrics", lambda nb: {"dataset": "fashion_mnist",
+                                                                            "test_accuracy": 0.5})
+    path = _write_metrics(tmp_path / "05_training.metrics.json", dataset="fashion_mnist", test_accuracy=0.93,
+                          mode="smoke")
+    metrics, source = tuning.recipe_metrics("fashion_mnist", path)
+    assert metrics["test_accuracy"] == 0.93
+    assert "this build" in source and "smoke" in source
+
+
+def test_recipe_metrics_fall_back_to_the_recorded_full_run(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.claims.recorded_metrics",
+                        lambda nb: {"dataset": "fashion_mnist", "test_accuracy": 0.925, "mode": "full"}
+                        if nb == "05_training" else None)
+    other = _write_metrics(tmp_path / "05_training.metrics.json", dataset="digits", test_accuracy=0.99)
+    for given in (tmp_path / "missing.json", other):
+        metrics, source = tuning.recipe_metrics("fashion_mnist", given)
+        assert metrics["test_accuracy"] == 0.925 and "metrics-full.json" in source
+
+
+def test_recipe_metrics_say_why_when_nothing_is_there(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.claims.recorded_metrics", lambda nb: None)
+    metrics, why = tuning.recipe_metrics("fashion_mnist", tmp_path / "05_training.metrics.json")
+    assert metrics is None
+    assert "no 05_training.metrics.json" in why and "no recorded full run" in why
+
+
+def test_recorded_metrics_read_the_committed_results():
+    from course_utils import claims
+
+    recorded = claims.recorded_metrics("01_problem_definition")
+    assert recorded["dataset"] == "fashion_mnist" and recorded["mode"] == "full"
+    assert claims.recorded_metrics("99_no_such_notebook") is None
