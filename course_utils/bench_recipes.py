@@ -2,11 +2,14 @@
 
     python course.py bench recipes
     COURSE_BENCH_DATASETS=fashion_mnist python course.py bench recipes    # one data set only
+    COURSE_BENCH_RECIPES=course python course.py bench recipes            # the reference and these recipes only
 
 Trains every recipe of :data:`course_utils.train.RECIPES` for the chosen data sets, evaluates on the
 official test split (never used for any choice: validation comes from the training split), prints a
 table (accuracy, training wall time, ratio to the reference's time) and writes ``recipes.json``.
-Rows of data sets not run this time are kept from an earlier ``recipes.json``.
+Rows of data sets not run this time are kept from an earlier ``recipes.json``; rows of a data set are all
+from one run, and the reference always runs with the others, so every time ratio compares two runs made side
+by side.
 """
 from __future__ import annotations
 
@@ -32,6 +35,16 @@ def selected_datasets() -> list[str]:
     if unknown:
         raise ValueError(f"COURSE_BENCH_DATASETS: unknown data set(s) {unknown}; choose from {DATASETS}")
     return wanted or list(DATASETS)
+
+
+def selected_recipes() -> list[str]:
+    """``COURSE_BENCH_RECIPES`` (comma-separated), always with the reference; default: every recipe."""
+    known = sorted({r for _, r in train.RECIPES})
+    wanted = [r.strip() for r in os.environ.get("COURSE_BENCH_RECIPES", "").split(",") if r.strip()]
+    unknown = [r for r in wanted if r not in known]
+    if unknown:
+        raise ValueError(f"COURSE_BENCH_RECIPES: unknown recipe(s) {unknown}; choose from {known}")
+    return ["reference", *[r for r in known if r in wanted and r != "reference"]] if wanted else known
 
 
 def _verdict(row: dict, ref_seconds: float | None) -> str:
@@ -64,6 +77,7 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     datasets = datasets or selected_datasets()
+    recipes = selected_recipes()
     train.configure_device()
     rows = []
     for name in datasets:
@@ -72,7 +86,7 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
             ds = data.subset_dataset(ds, subset, subset)
         print(f"[recipes] {ds.summary()}", flush=True)
         for (dname, rname), recipe in train.RECIPES.items():
-            if dname != name:
+            if dname != name or rname not in recipes:
                 continue
             config.set_seed(42)
             print(f"[recipes] {name} / {rname}: training", flush=True)

@@ -53,11 +53,9 @@ def results_file() -> Path:
 
 def recorded_metrics(notebook: str) -> dict | None:
     """The metrics ``notebook`` wrote in the last recorded full run, or None (no checkout, or none recorded)."""
-    root = config.repo_root()
-    path = root / "results" / "metrics-full.json" if root else None
-    if path is None or not path.exists():
+    if config.repo_root() is None or not results_file().exists():
         return None
-    return json.loads(path.read_text()).get(notebook)
+    return json.loads(results_file().read_text()).get(notebook)
 
 
 def record_full_metrics(rows: list[dict]) -> Path:

@@ -122,3 +122,15 @@ def test_bench_datasets_env_is_checked(monkeypatch):
     monkeypatch.setenv("COURSE_BENCH_DATASETS", "imagenet")
     with pytest.raises(ValueError, match="COURSE_BENCH_DATASETS.*imagenet"):
         bench_recipes.selected_datasets()
+
+
+def test_bench_recipes_env_keeps_the_reference(monkeypatch):
+    from course_utils import bench_recipes
+
+    monkeypatch.delenv("COURSE_BENCH_RECIPES", raising=False)
+    assert set(bench_recipes.selected_recipes()) == {r for _, r in train.RECIPES}
+    monkeypatch.setenv("COURSE_BENCH_RECIPES", "course")
+    assert bench_recipes.selected_recipes() == ["reference", "course"]
+    monkeypatch.setenv("COURSE_BENCH_RECIPES", "course,fastest")
+    with pytest.raises(ValueError, match="COURSE_BENCH_RECIPES.*fastest"):
+        bench_recipes.selected_recipes()
