@@ -29,3 +29,25 @@ def test_nothing_saved_means_none(tmp_path, monkeypatch):
     assert artifacts.load_model("tiny", mode="lecture") is None
     artifacts.save_model(_tiny_model(), "tiny", mode="smoke")
     assert artifacts.load_model("tiny", mode="full") is None, "a smoke model never stands in for a full one"
+
+
+def test_lecture_mode_reuses_saved_results_and_prefers_the_full_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_ARTIFACTS_DIR", raising=False)
+    monkeypatch.setenv("COURSE_ARTIFACTS_ROOT", str(tmp_path))
+    assert artifacts.load_json("rows", mode="lecture") is None
+    artifacts.save_json("rows", [{"per_class": 10, "test_accuracy": 0.5}], mode="lecture")
+    assert artifacts.load_json("rows", mode="lecture") == [{"per_class": 10, "test_accuracy": 0.5}]
+    artifacts.save_json("rows", [{"per_class": 500, "test_accuracy": np.float32(0.9)}], mode="full")
+    assert artifacts.load_json("rows", mode="lecture") == [{"per_class": 500, "test_accuracy": 0.8999999761581421}]
+    assert artifacts.load_json("rows", mode="smoke") is None  # other modes never see each other's results
+
+
+def test_a_corrupt_saved_result_is_named(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.delenv("COURSE_ARTIFACTS_DIR", raising=False)
+    monkeypatch.setenv("COURSE_ARTIFACTS_ROOT", str(tmp_path))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "rows.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"rows\.json: not valid JSON"):
+        artifacts.load_json("rows", mode="lecture")
