@@ -174,6 +174,7 @@ class Recipe:
     label_smoothing: float = 0.0
     augment: str | None = None       # "flip" | "light" | "strong" | "shift" (pipeline.augmentation / shifts)
     tf_data: bool = False            # False: numpy arrays straight into fit (as the reference recipes do)
+    flip_tta: bool = False           # test-time augmentation: average the predictions for each image and its mirror
 
 
 RECIPES = {
@@ -184,16 +185,18 @@ RECIPES = {
     ("fashion_mnist", "course"): Recipe(
         "course", "small_cnn", {"widths": (32, 64), "dense": 256, "dropout": 0.3, "batchnorm": True},
         epochs=7, batch_size=128, validation_split=0.0, max_lr=4e-3, label_smoothing=0.1, tf_data=True),
+    # the budget spent on depth at low resolution: a third conv block at 7×7 (cheap there), mirrored clothes in
+    # training and at test time, 16 epochs on all 60,000 images
     ("fashion_mnist", "course_long"): Recipe(
-        "course_long", "course_cnn", {"widths": (32, 64), "convs_per_block": 2, "dense": 256, "dropout": 0.4},
-        epochs=12, batch_size=64, validation_split=0.05, max_lr=3e-3, label_smoothing=0.1, augment="shift",
-        tf_data=True),
+        "course_long", "course_cnn", {"widths": (32, 64, 128), "convs_per_block": 1, "dense": 256, "dropout": 0.2},
+        epochs=16, batch_size=128, validation_split=0.0, max_lr=4e-3, label_smoothing=0.1, augment="flip",
+        tf_data=True, flip_tta=True),
     ("cifar10", "reference"): Recipe(
         "reference", "cifar_reference_cnn", epochs=15, batch_size=64, one_hot=True),
     ("cifar10", "course"): Recipe(
         "course", "course_resnet", {"widths": (32, 64, 128), "residual": (True, False, True), "l2": 0.0},
         epochs=8, batch_size=64, validation_split=0.04, max_lr=3e-3, weight_decay=0.02, label_smoothing=0.1,
-        augment="crop_flip", tf_data=True),
+        augment="crop_flip", tf_data=True, flip_tta=True),
 }
 
 
@@ -254,6 +257,22 @@ class FitResult:
                 "wall_seconds": round(self.wall_seconds, 1), "epochs": self.epochs_run}
 
 
+def predict_probabilities(model, images, flip_tta: bool = False) -> np.ndarray:
+    """Class probabilities for uint8 images (scaled like training).
+
+    ``flip_tta`` averages them with the probabilities for the mirrored images: test-time augmentation, worth a
+    few tenths of a point for classes that look the same mirrored (clothes, CIFAR's objects), at twice the
+    prediction time and no training time.
+    """
+    images = pipeline.add_channel_axis(np.asarray(images))
+    labels = np.zeros(len(images), dtype=np.int64)
+    probs = model.predict(pipeline.make_dataset(images, labels, 512, cache=False), verbose=0)
+    if flip_tta:
+        mirrored = np.ascontiguousarray(images[:, :, ::-1])
+        probs = (probs + model.predict(pipeline.make_dataset(mirrored, labels, 512, cache=False), verbose=0)) / 2
+    return probs
+
+
 def fit_recipe(recipe: Recipe, x_train, y_train, x_test, y_test, num_classes: int, *, epochs: int | None = None,
                work_dir=None, seed: int = 42, verbose: int = 2, callbacks=()) -> FitResult:
     """Train ``recipe`` on uint8 images and evaluate it on the test split (never seen during training).
@@ -299,7 +318,6 @@ def fit_recipe(recipe: Recipe, x_train, y_train, x_test, y_test, num_classes: in
         history = model.fit(x_train.astype("float32") / 255.0, encode(y_train), batch_size=recipe.batch_size,
                             epochs=epochs, validation_split=recipe.validation_split or 0.0, callbacks=cbs,
                             verbose=verbose)
-    test = pipeline.make_dataset(x_test, y_test, 512, cache=False)
-    probs = model.predict(test, verbose=0)
+    probs = predict_probabilities(model, x_test, flip_tta=recipe.flip_tta)
     accuracy = float(np.mean(np.argmax(probs, axis=1) == np.asarray(y_test)))
     return FitResult(recipe, model, history.history, accuracy, timer.seconds, len(history.history["loss"]))

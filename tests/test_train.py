@@ -102,7 +102,7 @@ def test_unknown_recipe_names_the_known_ones():
         train.get_recipe("fashion_mnist", "nope")
 
 
-@pytest.mark.parametrize("name", ["reference", "course"])
+@pytest.mark.parametrize("name", ["reference", "course", "course_long"])
 def test_fit_recipe_runs_on_a_tiny_subset(name, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(96, 28, 28), dtype=np.uint8)
@@ -112,6 +112,18 @@ def test_fit_recipe_runs_on_a_tiny_subset(name, tmp_path):
     assert 0.0 <= result.test_accuracy <= 1.0 and result.epochs_run == 1 and result.wall_seconds > 0
     row = result.row("fashion_mnist")
     assert set(row) >= {"dataset", "recipe", "test_accuracy", "wall_seconds"}
+
+
+def test_flip_tta_averages_each_image_with_its_mirror():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 5, 1))  # a model that is not mirror-symmetric: a dense layer on the raw pixels
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    images = np.random.default_rng(0).integers(0, 255, size=(4, 6, 5), dtype=np.uint8)
+    plain = train.predict_probabilities(model, images)
+    mirrored = train.predict_probabilities(model, images[:, :, ::-1])
+    assert not np.allclose(plain, mirrored)
+    np.testing.assert_allclose(train.predict_probabilities(model, images, flip_tta=True), (plain + mirrored) / 2,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_bench_datasets_env_is_checked(monkeypatch):
