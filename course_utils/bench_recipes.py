@@ -3,6 +3,7 @@
     python course.py bench recipes
     COURSE_BENCH_DATASETS=fashion_mnist python course.py bench recipes    # one data set only
     COURSE_BENCH_RECIPES=course python course.py bench recipes            # the reference and these recipes only
+    COURSE_BENCH_CURVE=1 python course.py bench recipes                   # also test accuracy after every epoch
 
 Trains every recipe of :data:`course_utils.train.RECIPES` for the chosen data sets, evaluates on the
 official test split (never used for any choice: validation comes from the training split), prints a
@@ -45,6 +46,11 @@ def selected_recipes() -> list[str]:
     if unknown:
         raise ValueError(f"COURSE_BENCH_RECIPES: unknown recipe(s) {unknown}; choose from {known}")
     return ["reference", *[r for r in known if r in wanted and r != "reference"]] if wanted else known
+
+
+def wants_curve() -> bool:
+    """``COURSE_BENCH_CURVE=1``: record test accuracy after every epoch (an accuracy–time curve per recipe)."""
+    return os.environ.get("COURSE_BENCH_CURVE", "").strip() not in ("", "0")
 
 
 def _verdict(row: dict, ref_seconds: float | None) -> str:
@@ -90,9 +96,14 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
                 continue
             config.set_seed(42)
             print(f"[recipes] {name} / {rname}: training", flush=True)
+            curve = train.TestCurve(ds.x_test, ds.y_test, recipe.flip_tta) if wants_curve() else None
             result = train.fit_recipe(recipe, ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.num_classes,
-                                      epochs=epochs, work_dir=out_dir / "checkpoints", verbose=2)
+                                      epochs=epochs, work_dir=out_dir / "checkpoints", verbose=2,
+                                      callbacks=[curve] if curve else ())
             row = result.row(name)
+            if curve:  # the curve's own evaluations are not training time
+                row["wall_seconds"] = round(result.wall_seconds - curve.eval_seconds, 1)
+                row["curve"] = curve.rows
             print(f"[recipes] {name} / {rname}: test accuracy {row['test_accuracy']:.4f}, "
                   f"{row['wall_seconds']:.0f} s of training", flush=True)
             rows.append(row)
@@ -102,5 +113,9 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
         rows = kept + rows
     path.write_text(json.dumps(rows, indent=1) + "\n")
     print(format_table(rows), flush=True)
+    for r in rows:
+        if r.get("curve"):
+            points = ", ".join(f"{c['train_seconds']:.0f} s {c['test_accuracy']:.1%}" for c in r["curve"])
+            print(f"[recipes] curve {r['dataset']}/{r['recipe']} (after each epoch): {points}", flush=True)
     print(f"[recipes] wrote {path}", flush=True)
     return rows

@@ -107,6 +107,34 @@ class Timer(_callback_base()):
         self.seconds = time.perf_counter() - self._start
 
 
+class TestCurve(_callback_base()):
+    """Test accuracy after each epoch against the training seconds so far: an accuracy–time curve from one run.
+
+    Put it after the :class:`Timer` (``fit_recipe(callbacks=[...])`` does): its own evaluation time is kept in
+    ``eval_seconds`` and left out of ``rows``, so subtract it from the run's wall time. The test split is only
+    reported, never used to decide anything. With a one-cycle schedule, mid-run points are mid-schedule: a run
+    planned to stop there would do a little better. A run that rolls back to its best weights (early stopping)
+    ends with the rolled-back model, not the curve's last point.
+    """
+
+    def __init__(self, images, labels, flip_tta: bool = False):
+        super().__init__()
+        self.images, self.labels, self.flip_tta = images, np.asarray(labels), flip_tta
+        self.rows, self.eval_seconds, self._train_seconds = [], 0.0, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        self._train_seconds += start - self._epoch_start
+        probs = predict_probabilities(self.model, self.images, flip_tta=self.flip_tta)
+        accuracy = float(np.mean(np.argmax(probs, axis=1) == self.labels))
+        self.rows.append({"epoch": epoch + 1, "train_seconds": round(self._train_seconds, 1),
+                          "test_accuracy": round(accuracy, 4)})
+        self.eval_seconds += time.perf_counter() - start
+
+
 class TrainingInterrupted(RuntimeError):
     """Raised by :class:`InterruptAfter` to simulate a crash (power cut, preempted Colab session)."""
 

@@ -126,6 +126,31 @@ def test_flip_tta_averages_each_image_with_its_mirror():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_test_curve_records_each_epoch_without_its_own_time(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(96, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=96).astype(np.uint8)
+    curve = train.TestCurve(x[:32], y[:32])
+    result = train.fit_recipe(train.get_recipe("fashion_mnist", "course"), x, y, x[:32], y[:32], 10, epochs=2,
+                              work_dir=tmp_path, verbose=0, callbacks=[curve])
+    assert [row["epoch"] for row in curve.rows] == [1, 2]
+    assert 0 < curve.rows[0]["train_seconds"] < curve.rows[1]["train_seconds"]
+    assert curve.eval_seconds > 0
+    assert curve.rows[1]["train_seconds"] <= result.wall_seconds - curve.eval_seconds + 0.05
+    assert curve.rows[-1]["test_accuracy"] == round(result.test_accuracy, 4)  # the same model, the same images
+
+
+def test_bench_curve_is_switched_by_the_environment(monkeypatch):
+    from course_utils import bench_recipes
+
+    monkeypatch.delenv("COURSE_BENCH_CURVE", raising=False)
+    assert not bench_recipes.wants_curve()
+    monkeypatch.setenv("COURSE_BENCH_CURVE", "0")
+    assert not bench_recipes.wants_curve()
+    monkeypatch.setenv("COURSE_BENCH_CURVE", "1")
+    assert bench_recipes.wants_curve()
+
+
 def test_bench_datasets_env_is_checked(monkeypatch):
     from course_utils import bench_recipes
 
