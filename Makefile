@@ -1,6 +1,7 @@
 # Thin wrappers over course.py, which sets up .venv itself; without make, run the same commands directly.
 PYTHON ?= python3
-MODE ?= full
+# MODE=smoke on the command line, or COURSE_MODE=smoke in the environment
+MODE ?= $(or $(COURSE_MODE),full)
 
 .PHONY: course test bench exercises setup clean
 

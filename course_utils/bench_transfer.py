@@ -1,17 +1,23 @@
-"""``make bench`` part ``transfer``: what pretrained features buy on CIFAR-10 (notebook 07's claims, measured).
+"""``make bench`` part ``transfer``: what pretrained features buy on CIFAR-10 (notebook 07's recipe, measured).
 
     python course.py bench transfer      # writes build/bench/transfer.json
 
+Every model here is built and trained by notebook 07's own functions (``transfer.pretrained_base``,
+``build_transfer_model``, ``compile_and_fit``, ``unfreeze_top``, ``compare_by_size``: the same code as the
+notebook's cells), on images fed through the frozen backbone at every step, as in the notebook.
+
 1. Full CIFAR-10 through the MobileNet v1 (alpha 0.25) ImageNet backbone at 128 px: test accuracy and wall time
-   of feature extraction (features computed once, head trained on them) and of fine-tuning (1-2 epochs),
-   against the reference CIFAR CNN (about 66-70% trained from scratch on all images).
+   of feature extraction (a few epochs: 45,000 images at 128 px are slow on a CPU) and of fine-tuning the whole
+   backbone (batch norm frozen), against the reference CIFAR CNN (about 66-70% trained from scratch on all images).
 2. 100 labelled images per class: transfer (feature extraction, then fine-tuning) vs from scratch, same epochs.
-3. The bare-offline path: a backbone the course pretrains on CIFAR classes 0-4, moved to classes 5-9
-   (100 images per class), vs from scratch; and the ImageNet backbone on the same task for comparison.
+3. The bare-offline path: MobileNet weights the course trains on CIFAR classes 0-4 (``transfer.pretrain_weights``,
+   as notebook 07 does without ImageNet weights), moved to classes 5-9 (100 images per class), vs from scratch;
+   and the ImageNet weights on the same task for comparison.
 """
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +27,8 @@ from . import config, data, transfer
 
 SIZE = 128
 REFERENCE_CNN = 0.66  # the reference CIFAR CNN trained from scratch on all 50,000 images (bench recipes)
+FINE_TUNE_LAYERS = 25  # notebook 07's default: MobileNet's last four blocks
+HEAD_LR, FT_LR = 3e-3, 1e-4  # notebook 07's learning rates
 
 
 def _split_val(x, y, n_val: int, seed: int):
@@ -35,8 +43,28 @@ def _classes(x, y, classes):
     return x[keep], np.searchsorted(np.asarray(classes), y[keep]).astype("int64")
 
 
-def run(out_dir, seed: int = config.DEFAULT_SEED, full_epochs: int = 2, small_head_epochs: int = 20,
-        small_ft_epochs: int = 10, pretrain_epochs: int = 8) -> list[dict]:
+def _dataset(x, y, batch_size: int = 64, shuffle: bool = False, seed: int = config.DEFAULT_SEED):
+    """uint8 arrays as a batched tf.data pipeline of float pixels in [0, 255] (as notebook 07's folders give)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype="int64")))
+    if shuffle:
+        ds = ds.shuffle(min(len(y), 50_000), seed=seed)
+    ds = ds.batch(batch_size).map(lambda images, labels: (tf.cast(images, tf.float32), labels))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _per_class(x, y, n: int, seed: int):
+    x, y = data.stratified_subset(x, y, n * len(np.unique(y)), seed=seed)
+    return x.astype("float32"), y
+
+
+def run(out_dir, seed: int = config.DEFAULT_SEED, full_head_epochs: int = 3, full_ft_epochs: int = 2,
+        small_head_epochs: int = 20, small_ft_epochs: int = 10, pretrain_epochs: int = 8, size: int = SIZE,
+        per_class: int = 100, weights_dir=None) -> list[dict]:
+    """Run the three experiments; every row is also written to ``<out_dir>/transfer.json`` as it comes."""
+    import keras
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "transfer.json"
@@ -50,43 +78,56 @@ def run(out_dir, seed: int = config.DEFAULT_SEED, full_epochs: int = 2, small_he
 
     config.set_seed(seed)
     ds = data.load_dataset("cifar10", download_ok=False)
-    test = (ds.x_test, ds.y_test.astype("int64"))
-    bb = transfer.choose_backbone(("mobilenet_v1_0.25",), SIZE, allow_download=False)
+    x_test, y_test = ds.x_test, ds.y_test.astype("int64")
+    test_ds = _dataset(x_test, y_test, 256)
+    weights = transfer.choose_weights(weights_dir=weights_dir, allow_download=False)
+    shape = ds.x_train.shape[1:]
 
     # 1. all 50,000 images (45,000 train + 5,000 validation)
-    train, val = _split_val(ds.x_train, ds.y_train.astype("int64"), 5_000, seed)
-    model, base, fe = transfer.feature_extraction(bb, train, val, test, 10, epochs=15, batch_size=256, seed=seed,
-                                                  verbose=2)
-    record({"experiment": "full CIFAR-10", "backbone": bb.name, "source": bb.source, "input_size": SIZE,
-            "method": "feature extraction", "train_images": len(train[1]), "epochs": 15,
-            "test_accuracy": fe["test_accuracy"], "seconds": fe["seconds"]})
-    ft = transfer.fine_tune(model, base, train, val, test, epochs=full_epochs, lr=1e-4, from_layer=None,
-                            batch_size=64, seed=seed, verbose=2)
-    record({"experiment": "full CIFAR-10", "backbone": bb.name, "source": bb.source, "input_size": SIZE,
-            "method": "fine-tuning (all layers, BN frozen, lr 1e-4)", "train_images": len(train[1]),
-            "epochs": full_epochs, "test_accuracy": ft["test_accuracy"], "seconds": ft["seconds"],
-            "reference_cnn": REFERENCE_CNN, "beats_reference": ft["test_accuracy"] > REFERENCE_CNN})
+    train, val = _split_val(ds.x_train, ds.y_train.astype("int64"), min(5_000, len(ds.y_train) // 10), seed)
+    train_ds, val_ds = _dataset(*train, shuffle=True, seed=seed), _dataset(*val, 256)
+    keras.utils.set_random_seed(seed)
+    base = transfer.pretrained_base(weights.path, size)
+    model = transfer.build_transfer_model(base, 10, shape)
+    start = time.perf_counter()
+    transfer.compile_and_fit(model, train_ds, val_ds, full_head_epochs, lr=HEAD_LR)
+    fe_seconds = time.perf_counter() - start
+    common = {"experiment": "full CIFAR-10", "backbone": "mobilenet_v1_0.25", "source": weights.source,
+              "input_size": size, "train_images": len(train[1])}
+    record({**common, "method": "feature extraction", "epochs": full_head_epochs,
+            "test_accuracy": model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"], "seconds": fe_seconds})
+    transfer.unfreeze_top(base, len(base.layers))
+    start = time.perf_counter()
+    transfer.compile_and_fit(model, train_ds, val_ds, full_head_epochs + full_ft_epochs, lr=FT_LR,
+                             initial_epoch=full_head_epochs)
+    ft_seconds = time.perf_counter() - start
+    ft_accuracy = model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
+    record({**common, "method": f"fine-tuning (all layers, BN frozen, lr {FT_LR:g})", "epochs": full_ft_epochs,
+            "test_accuracy": ft_accuracy, "seconds": ft_seconds, "reference_cnn": REFERENCE_CNN,
+            "beats_reference": ft_accuracy > REFERENCE_CNN})
     del model, base
 
     # 2. 100 labelled images per class, all 10 classes
-    small_val = transfer.per_class_subset(*val, 100, seed=seed)
-    for row in transfer.compare_by_size(bb, train, small_val, test, 10, [100], small_head_epochs, small_ft_epochs,
-                                        ft_lr=1e-4, seed=seed, progress=False):
-        record({"experiment": "100 per class, 10 classes", "backbone": bb.name, "source": bb.source, **row})
+    small = _per_class(*train, per_class, seed)
+    for row in transfer.compare_by_size(weights.path, small, test_ds, 10, [per_class], size, small_head_epochs,
+                                        small_ft_epochs, FINE_TUNE_LAYERS, head_lr=HEAD_LR, ft_lr=FT_LR, seed=seed):
+        record({"experiment": f"{per_class} per class, 10 classes", "backbone": "mobilenet_v1_0.25",
+                "source": weights.source, **row})
 
     # 3. bare offline: pretrain on classes 0-4, transfer to classes 5-9
     src_x, src_y = _classes(ds.x_train, ds.y_train, [0, 1, 2, 3, 4])
-    tgt_train = _classes(*train, [5, 6, 7, 8, 9])
-    tgt_val = transfer.per_class_subset(*_classes(*val, [5, 6, 7, 8, 9]), 100, seed=seed)
-    tgt_test = _classes(*test, [5, 6, 7, 8, 9])
+    tgt_train = _per_class(*_classes(*train, [5, 6, 7, 8, 9]), per_class, seed)
+    tgt_test = _dataset(*_classes(x_test, y_test, [5, 6, 7, 8, 9]), 256)
     start = time.perf_counter()
-    course_bb = transfer.course_backbone(src_x, src_y, 32, pretrain_epochs, seed=seed)
+    course_weights = transfer.pretrain_weights(src_x, src_y, Path(tempfile.mkdtemp()) / "course.weights.h5", size,
+                                               pretrain_epochs, seed=seed)
     pretrain_seconds = time.perf_counter() - start
-    for which, backbone in (("course-pretrained", course_bb), ("imagenet", bb)):
-        for row in transfer.compare_by_size(backbone, tgt_train, tgt_val, tgt_test, 5, [100], small_head_epochs,
-                                            small_ft_epochs, ft_lr=1e-4, seed=seed, progress=False):
+    for source, path in (("course-pretrained", course_weights), (weights.source, weights.path)):
+        for row in transfer.compare_by_size(str(path), tgt_train, tgt_test, 5, [per_class], size, small_head_epochs,
+                                            small_ft_epochs, FINE_TUNE_LAYERS, head_lr=HEAD_LR, ft_lr=FT_LR,
+                                            seed=seed):
             extra = {"pretrain_seconds": pretrain_seconds, "pretrain_images": len(src_y)} \
-                if which == "course-pretrained" else {}
-            record({"experiment": "100 per class, CIFAR classes 5-9", "backbone": backbone.name,
-                    "source": backbone.source, **row, **extra})
+                if source == "course-pretrained" else {}
+            record({"experiment": f"{per_class} per class, CIFAR classes 5-9", "backbone": "mobilenet_v1_0.25",
+                    "source": source, **row, **extra})
     return rows

@@ -58,15 +58,24 @@ def recorded_metrics(notebook: str) -> dict | None:
     return json.loads(results_file().read_text()).get(notebook)
 
 
-def record_full_metrics(rows: list[dict]) -> Path:
-    """Merge the metrics of successful full-mode notebooks into ``results/metrics-full.json``."""
+def record_full_metrics(summary: Path, notebooks: list[str]) -> Path:
+    """Promote a full run's metrics (its ``summary.json``) to ``results/metrics-full.json``: an explicit step.
+
+    Refuses a run that is not in full mode, misses a notebook of ``notebooks``, had a failure, or ran on the
+    fallback data: the recorded figures are what the prose is checked against, so they come from one whole, real run.
+    """
+    run = json.loads(Path(summary).read_text())
+    rows = {row["notebook"]: row for row in run.get("notebooks", [])}
+    problems = [f"mode is {run.get('mode')!r}, not 'full'"] if run.get("mode") != "full" else []
+    problems += [f"{nb}: not in this run" for nb in notebooks if nb not in rows]
+    problems += [f"{nb}: failed ({row['error']})" for nb, row in rows.items() if row.get("error")]
+    problems += [f"{nb}: ran on the fallback data" for nb, row in rows.items()
+                 if row.get("metrics", {}).get("dataset") == "digits"]
+    if problems:
+        raise SystemExit(f"{summary}: not recorded:\n  " + "\n  ".join(problems))
     path = results_file()
     path.parent.mkdir(exist_ok=True)
-    recorded = json.loads(path.read_text()) if path.exists() else {}
-    for row in rows:
-        if not row.get("error") and row.get("metrics", {}).get("mode") == "full":
-            recorded[row["notebook"]] = row["metrics"]
-    path.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps({nb: rows[nb]["metrics"] for nb in sorted(rows)}, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -81,3 +90,25 @@ def check_claims(notebooks: list[Path], metrics_by_notebook: dict) -> list[str]:
             if problem:
                 problems.append(problem)
     return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.claims --promote [build/full/summary.json]``: record a whole full run's metrics."""
+    import sys
+
+    from .run import list_notebooks
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] != ["--promote"]:
+        print(main.__doc__)
+        return 2
+    summary = Path(argv[1]) if len(argv) > 1 else config.repo_root() / "build" / "full" / "summary.json"
+    notebooks = list_notebooks()
+    path = record_full_metrics(summary, [nb.stem for nb in notebooks])
+    problems = check_claims(notebooks, json.loads(path.read_text()))
+    print(f"recorded {path}" + "".join(f"\nPROSE CHECK: {p}" for p in problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

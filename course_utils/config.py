@@ -1,10 +1,10 @@
-"""Run mode, seeds, paths and device: the settings every notebook shares.
+"""Seeds, versions, paths and device: the settings every notebook shares, through its run context.
 
-Taught in notebook 01 (setup cell); used by all notebooks.
+Notebooks do not call this module directly: :class:`course_utils.Run` (``context.py``) seeds, checks versions and
+prints the setup with it.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
@@ -28,11 +28,6 @@ def get_mode(mode: str | None = None) -> str:
     return mode
 
 
-def by_mode(mode: str, *, full, smoke, lecture=None):
-    """Pick a value for the run mode; lecture mode defaults to the smoke value."""
-    return {"full": full, "smoke": smoke, "lecture": smoke if lecture is None else lecture}[get_mode(mode)]
-
-
 def repo_root() -> Path | None:
     """The course checkout this package was installed from, or None (e.g. a plain pip install)."""
     root = Path(__file__).resolve().parent.parent
@@ -47,20 +42,6 @@ def _default_build_root() -> Path:
 def build_dir() -> Path:
     """Where executed notebooks and their metrics go: ``COURSE_BUILD_DIR``, else ``build/``."""
     path = Path(os.environ.get("COURSE_BUILD_DIR") or _default_build_root())
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def artifacts_dir(mode: str | None = None) -> Path:
-    """Trained models, histories and tuning results shared between notebooks and runs.
-
-    ``<root>/<mode>``, where the root is ``COURSE_ARTIFACTS_ROOT`` (the course runner sets it) or
-    ``build/artifacts``: lecture mode reads what a full run saved beside it. ``COURSE_ARTIFACTS_DIR`` names one
-    folder for every mode instead.
-    """
-    env = os.environ.get("COURSE_ARTIFACTS_DIR")
-    root = Path(os.environ.get("COURSE_ARTIFACTS_ROOT") or _default_build_root() / "artifacts")
-    path = Path(env) if env else root / get_mode(mode)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -112,20 +93,6 @@ def print_setup(mode: str | None = None, seed: int | None = None) -> dict:
         where = "Runtime > Change runtime type > GPU" if info["in_colab"] else "a machine with a GPU"
         print(f"No GPU found: training runs on the CPU (fine for this course; faster on {where}).")
     return info
-
-
-def save_metrics(notebook: str, metrics: dict, directory: str | os.PathLike | None = None) -> Path:
-    """Write a notebook's headline metrics to ``<build>/<notebook>.metrics.json``.
-
-    The course runner and the tests read this file; every notebook calls it in its last code cell.
-    """
-    out = Path(directory) if directory else build_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{notebook}.metrics.json"
-    clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in metrics.items()}
-    clean.setdefault("mode", get_mode())
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    return path
 
 
 #: The versions the notebooks were written and tested with (requirements.txt pins them).

@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -71,7 +72,16 @@ class Dataset:
 
     def summary(self) -> str:
         return (f"{self.name}: {len(self.x_train)} train + {len(self.x_test)} test images of shape "
-                f"{self.image_shape}, {self.num_classes} classes, from {self.source}")
+                f"{self.image_shape}, {self.num_classes} classes, from {self.short_source}")
+
+    @property
+    def short_source(self) -> str:
+        """Where the data came from, without the machine's folders: the last two parts of a path."""
+        first, _, rest = self.source.partition(" ")
+        if not Path(first).is_absolute():
+            return self.source
+        parts = Path(first).parts
+        return ("…/" + "/".join(parts[-2:]) + (" " + rest if rest else "")).strip()
 
 
 # --- what each data set is made of -------------------------------------------------------------
@@ -351,17 +361,30 @@ def local_copy_available(name: str, data_dir=None) -> bool:
     return name == "digits"
 
 
-def _download(name: str, timeout: float | None) -> Dataset:
-    folder = course_datasets_dir() / _folder_for(name)
+def _download(name: str, timeout: float | None, verify: bool = True) -> Dataset:
+    """Download ``name`` into a staging folder and move it into ``datasets/`` only once every file is verified.
+
+    An interrupted download (2 of 4 files, say) leaves the staging folder, never a partial data set that later
+    calls would take for a local copy; the next call reuses the verified files already staged.
+    """
+    final = course_datasets_dir() / _folder_for(name)
+    staging = final.parent / f".{final.name}.downloading"
     if name in IDX_DATASETS:
         for idx in IDX_DATASETS[name]["files"].values():
-            download(idx.url, folder / idx.name, checksum=idx.gz_sha256[0], timeout=timeout)
-        return _load_idx_dataset(name, folder)
-    if name == "cifar10":
+            download(idx.url, staging / idx.name, checksum=idx.gz_sha256[0], timeout=timeout)
+        ds = _load_idx_dataset(name, staging, verify)
+    elif name == "cifar10":
         fname, url, checksum = CIFAR10_TARBALL
-        download(url, folder / fname, checksum=checksum, timeout=timeout)
-        return _load_cifar10_local(folder)
-    raise DataUnavailableError(f"{name}: no download is defined")
+        download(url, staging / fname, checksum=checksum, timeout=timeout)
+        ds = _load_cifar10_local(staging, verify)
+    else:
+        raise DataUnavailableError(f"{name}: no download is defined")
+    if final.exists():  # another process finished first; its copy was verified the same way
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        staging.rename(final)
+    ds.source = str(final)
+    return ds
 
 
 def how_to_provide(name: str) -> str:
@@ -403,7 +426,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, downlo
     reason = f"no local copy of {name} in {', '.join(tried)}"
     if download_ok:
         try:
-            ds = _download(name, timeout)
+            ds = _download(name, timeout, verify)
             ds.notes.append("downloaded from the official source and cached in datasets/")
             _say(verbose, f"Downloaded and cached: {ds.summary()}")
             return ds
@@ -430,7 +453,7 @@ def _say(verbose: bool, message: str) -> None:
 
 # --- splits and subsets -------------------------------------------------------------------------
 
-def train_val_test_split(x, y, fractions=(0.70, 0.15, 0.15), seed: int = config.DEFAULT_SEED):
+def train_val_test_split(x, y, fractions=(0.70, 0.15, 0.15), seed: int = 42):
     """Stratified, seeded split into ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``.
 
     Taught in notebook 02. Each class keeps its share in every part.

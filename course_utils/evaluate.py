@@ -1,13 +1,13 @@
-"""Evaluate a trained classifier: probabilities, per-class report, ROC curves, mistakes, new image files.
+"""Predict with a trained classifier: batched class probabilities, and new image files prepared for a model.
 
-Taught in notebook 06. Every function takes plain NumPy arrays (labels as integers, probabilities as an
-``(N, num_classes)`` array), so it works for any model of the course. The figures that go with them are in
-:mod:`course_utils.plots` (``roc_curves_figure``, ``misclassified_gallery``, ``top_k_figure``).
+Notebook 06 evaluates with scikit-learn in its own cells (classification report, confusion matrix, ROC AUC);
+what stays here is plumbing: :func:`predict_proba` (used by :mod:`course_utils.train` and the bench) and
+:func:`load_image_for_model`, which reads an image file of any size and colour mode (notebook 06's "Try it on
+your own image"). The figures that go with them are in :mod:`course_utils.plots`.
 """
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +43,24 @@ def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def predict_proba(model, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+def predict_proba(model, x, batch_size: int = 256, verbose: int = 0, flip_tta: bool = False) -> np.ndarray:
     """Class probabilities ``(N, num_classes)`` for images ``x``, computed batch by batch.
 
     ``x`` is either raw images as the data sets hold them (uint8, ``(N, H, W)`` or ``(N, H, W, C)``), which are
     prepared exactly like training data by :func:`course_utils.pipeline.make_dataset` (scaled to [0, 1], resized
     to the model's input size when it differs), or a ``tf.data.Dataset`` of ``(images, labels)`` batches.
     Models that end in logits instead of a softmax get a softmax here.
+    ``flip_tta`` (test-time augmentation, arrays only) averages them with the probabilities for the mirrored
+    images: at most a few tenths of a point for classes that look the same mirrored, at twice the prediction time.
     """
     import tensorflow as tf
 
+    if flip_tta:
+        if isinstance(x, tf.data.Dataset):
+            raise ValueError("flip_tta needs an array of images, not a tf.data.Dataset")
+        x = np.asarray(x)
+        mirrored = np.ascontiguousarray(x[:, :, ::-1])  # the width axis, with or without a channel axis
+        return (predict_proba(model, x, batch_size, verbose) + predict_proba(model, mirrored, batch_size, verbose)) / 2
     if isinstance(x, tf.data.Dataset):
         ds = x
     else:
@@ -74,93 +82,6 @@ def predict_proba(model, x, batch_size: int = 256, verbose: int = 0) -> np.ndarr
             ds = pipeline.make_dataset(x, np.zeros(len(x), dtype="int64"), batch_size=batch_size,
                                        image_size=resize, cache=False)
     return _as_probabilities(model.predict(ds, verbose=verbose))
-
-
-# --- reports ------------------------------------------------------------------------------------
-
-def classification_report_frame(y_true, y_pred, class_names, digits: int = 3):
-    """scikit-learn's classification report as a pandas table: one row per class, then the averages.
-
-    Columns: precision, recall, f1-score, support. The ``accuracy`` row repeats the accuracy in the three
-    score columns, with the total support.
-    """
-    import pandas as pd
-    from sklearn.metrics import classification_report
-
-    y_true = np.asarray(y_true).astype(int)
-    labels = list(range(len(class_names)))
-    report = classification_report(y_true, np.asarray(y_pred).astype(int), labels=labels,
-                                   target_names=list(class_names), output_dict=True, zero_division=0)
-    accuracy = report.pop("accuracy", None)
-    frame = pd.DataFrame(report).T
-    if accuracy is not None:
-        acc_row = pd.DataFrame({"precision": [accuracy], "recall": [accuracy], "f1-score": [accuracy],
-                                "support": [len(y_true)]}, index=["accuracy"])
-        frame = pd.concat([frame.iloc[:len(labels)], acc_row, frame.iloc[len(labels):]])
-    frame["support"] = frame["support"].astype(int)
-    return frame.round(digits)
-
-
-def _one_hot(y_true, num_classes: int) -> np.ndarray:
-    from sklearn.preprocessing import label_binarize
-
-    onehot = label_binarize(np.asarray(y_true).astype(int), classes=list(range(num_classes)))
-    if num_classes == 2:  # label_binarize gives one column for two classes
-        onehot = np.hstack([1 - onehot, onehot])
-    return onehot
-
-
-def roc_curves(y_true, proba, class_names=None) -> dict:
-    """One-vs-rest ROC curve and AUC for every class.
-
-    Returns ``{class_name: {"fpr": array, "tpr": array, "auc": float}}`` in class order. A class with no
-    positive (or no negative) example in ``y_true`` has no ROC curve: its entry holds empty arrays and
-    ``auc = nan``, with a warning.
-    """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    proba = np.asarray(proba)
-    num_classes = proba.shape[1]
-    class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-    if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for {num_classes} probability columns")
-    onehot = _one_hot(y_true, num_classes)
-    curves = {}
-    for c, name in enumerate(class_names):
-        positives = onehot[:, c]
-        if positives.min() == positives.max():
-            warnings.warn(f"class {name!r}: y_true has only {'positives' if positives[0] else 'negatives'}, "
-                          "so its ROC curve is undefined", stacklevel=2)
-            curves[name] = {"fpr": np.array([]), "tpr": np.array([]), "auc": float("nan")}
-            continue
-        fpr, tpr, _ = roc_curve(positives, proba[:, c])
-        curves[name] = {"fpr": fpr, "tpr": tpr, "auc": float(roc_auc_score(positives, proba[:, c]))}
-    return curves
-
-
-def misclassified(y_true, proba) -> np.ndarray:
-    """Indices of the wrong predictions, the most confident mistakes first.
-
-    Confidence is the probability the model gave its (wrong) answer. Ties keep the data's order.
-    """
-    proba = np.asarray(proba)
-    pred = proba.argmax(axis=1)
-    wrong = np.flatnonzero(pred != np.asarray(y_true).astype(int))
-    confidence = proba[wrong, pred[wrong]]
-    return wrong[np.argsort(-confidence, kind="stable")]
-
-
-def top_k(proba, class_names, k: int = 3) -> list[tuple[str, float]]:
-    """The ``k`` most probable classes of one prediction, as ``[(class_name, probability), ...]``."""
-    proba = np.asarray(proba, dtype="float64")
-    if proba.ndim == 2 and proba.shape[0] == 1:
-        proba = proba[0]
-    if proba.ndim != 1:
-        raise ValueError(f"top_k takes the probabilities of one image, got shape {proba.shape}")
-    if len(class_names) != len(proba):
-        raise ValueError(f"{len(class_names)} class names for {len(proba)} probabilities")
-    order = np.argsort(-proba, kind="stable")[:k]
-    return [(class_names[i], float(proba[i])) for i in order]
 
 
 # --- new image files ----------------------------------------------------------------------------

@@ -122,8 +122,8 @@ def interactive_image_grid(images, labels, class_names, ncols: int = 8, title: s
     if imgs.ndim == 3:
         imgs = imgs[..., None].repeat(3, axis=-1)
     fig = px.imshow(imgs, facet_col=0, facet_col_wrap=ncols, binary_string=False, title=title)
-    for i, annotation in enumerate(fig.layout.annotations):
-        annotation.text = class_names[int(labels[i])]
+    for annotation in fig.layout.annotations:  # "facet_col=K"; plotly lays facet rows out bottom-up
+        annotation.text = class_names[int(labels[int(annotation.text.split("=")[-1])])]
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(height=max(250, 160 * int(np.ceil(len(imgs) / ncols))), margin=dict(l=10, r=10, t=40, b=10))
@@ -133,7 +133,7 @@ def interactive_image_grid(images, labels, class_names, ncols: int = 8, title: s
 # --- notebook 06: evaluation figures (appended) ------------------------------------------------
 
 def roc_curves_figure(curves: dict, title: str = "One-vs-rest ROC curves", ax=None):
-    """All per-class ROC curves of :func:`course_utils.evaluate.roc_curves` in one figure (notebook 06)."""
+    """All per-class ROC curves in one figure (notebook 06): ``curves`` is ``{class: {"fpr", "tpr", "auc"}}``."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -159,7 +159,7 @@ def misclassified_gallery(images, y_true, proba, indices, class_names, ncols: in
                           title: str | None = None):
     """Wrongly classified images with true label, prediction and confidence (notebook 06).
 
-    ``indices`` are the images to show, e.g. :func:`course_utils.evaluate.misclassified`'s, most confident first.
+    ``indices`` are the images to show, e.g. the wrong predictions sorted by confidence, most confident first.
     """
     import matplotlib.pyplot as plt
 
@@ -253,34 +253,45 @@ def accuracy_by_train_size(rows, x: str = "per_class", y: str = "test_accuracy",
     return ax.figure
 
 
-def best_so_far_curves(frames: dict, metric: str = "val_accuracy", title: str = "Best validation accuracy so far"):
-    """Best-so-far ``metric`` versus trial number, one line per search strategy (notebook 08)."""
+def best_so_far_curves(frames: dict, metric: str = "val_accuracy", title: str = "Best validation accuracy so far",
+                       noise: float | None = None):
+    """Best-so-far ``metric`` against the cumulative epochs (left) and seconds (right) each strategy spent
+    (notebook 08). ``frames`` maps a strategy to its trials (columns ``metric``, ``epochs``, ``seconds``, in the
+    order they ran). With ``noise`` (the standard error of ``metric``), a band marks the results within twice that
+    of the best one: differences inside it are noise."""
     import matplotlib.pyplot as plt
 
     from .tuning import best_so_far
 
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for strategy, frame in frames.items():
-        curve = best_so_far(frame[metric].to_numpy())
-        ax.step(np.arange(1, len(curve) + 1), curve, where="post", marker="o", ms=3, label=strategy)
-    ax.set_xlabel("trial")
-    ax.set_ylabel(f"best {metric} so far")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    best = max(float(np.nanmax(frame[metric].astype(float))) for frame in frames.values())
+    for ax, column, label in zip(axes, ("epochs", "seconds"), ("epochs trained (cumulative)", "seconds (cumulative)")):
+        for strategy, frame in frames.items():
+            spent = np.cumsum(frame[column].astype(float).fillna(0).to_numpy())
+            curve = best_so_far(frame[metric].to_numpy())
+            ax.step(spent, curve, where="post", marker="o", ms=3, label=strategy)
+        if noise:
+            ax.axhspan(best - 2 * noise, best, color="grey", alpha=0.15, lw=0,
+                       label="within 2 standard errors of the best")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"best {metric} so far")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, ncols: int = 4):
-    """One panel per hyperparameter: ``metric`` of every trial against its value, coloured by strategy (notebook 08)."""
+def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, ncols: int = 3):
+    """One panel per hyperparameter: ``metric`` of every trial against its value, coloured by strategy (notebook 08).
+    ``params``: the hyperparameter columns (default: every column that is not bookkeeping)."""
     import matplotlib.pyplot as plt
 
-    from .tuning import HYPERPARAMETERS, LOG_SCALE
+    from .tuning import hyperparameter_columns, is_log_scale
 
-    params = list(params or HYPERPARAMETERS)
+    params = list(params or hyperparameter_columns(frame))
     nrows = int(np.ceil(len(params) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.7 * nrows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows), squeeze=False, sharey=True)
     strategies = list(dict.fromkeys(frame["strategy"])) if "strategy" in frame else [None]
     rng = np.random.default_rng(0)
     for ax, name in zip(axes.flat, params):
@@ -288,17 +299,19 @@ def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, nco
         position = {v: i for i, v in enumerate(categories)}
         for strategy in strategies:
             part = frame if strategy is None else frame[frame["strategy"] == strategy]
+            part = part.dropna(subset=[name])
             xs = np.array([position[v] for v in part[name]], dtype=float) + rng.uniform(-0.15, 0.15, len(part))
             ax.scatter(xs, part[metric], s=14, alpha=0.7, label=strategy)
         means = frame.groupby(name)[metric].mean()
         ax.plot([position[v] for v in means.index], means.values, "k_", ms=18, mew=2)
         labels = [f"{v:g}" if isinstance(v, float) else str(v) for v in categories]
-        ax.set_xticks(range(len(categories)), labels, rotation=30 if name in LOG_SCALE else 0, fontsize=8)
+        ax.set_xticks(range(len(categories)), labels, rotation=30 if is_log_scale(categories) else 0, fontsize=8)
         ax.set_title(name)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(params):]:
         ax.axis("off")
-    axes[0, 0].set_ylabel(metric)
+    for row in axes:
+        row[0].set_ylabel(metric)
     if strategies != [None]:
         axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"{metric} of every trial against each hyperparameter (black bar: mean)")
@@ -306,21 +319,25 @@ def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, nco
     return fig
 
 
-def trials_parallel_coordinates(frame, metric: str = "val_accuracy", title: str = "Every trial, one line"):
-    """Interactive parallel-coordinates plot of tuning trials (plotly; drag on an axis to filter) (notebook 08)."""
+def trials_parallel_coordinates(frame, metric: str = "val_accuracy", title: str = "Every trial, one line",
+                                params=None):
+    """Interactive parallel-coordinates plot of tuning trials (plotly; drag on an axis to filter) (notebook 08).
+    ``params``: the hyperparameter columns (default: every column that is not bookkeeping)."""
     import plotly.graph_objects as go
 
-    from .tuning import HYPERPARAMETERS, LOG_SCALE, SPACE, encode, encode_value
+    from .tuning import encode, encode_column, hyperparameter_columns, is_log_scale
 
     done = frame.dropna(subset=[metric])
-    coded = encode(done)
+    params = list(params or hyperparameter_columns(done))
+    coded = encode(done, params)
     dims = []
-    for name in HYPERPARAMETERS:
-        values = SPACE[name][0]
-        ticks = [encode_value(name, v) for v in values]
+    for name in params:
+        values = sorted(set(done[name].dropna()), key=lambda v: (isinstance(v, str), str(v) if isinstance(v, str) else v))
+        ticks = list(encode_column(values)) if values else []
         text = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
-        dims.append(dict(label=name + (" (log)" if name in LOG_SCALE else ""), values=coded[name],
-                         tickvals=ticks, ticktext=text, range=[min(ticks), max(ticks)]))
+        dims.append(dict(label=name + (" (log)" if is_log_scale(values) else ""), values=coded[name],
+                         tickvals=ticks, ticktext=text,
+                         range=[min(ticks), max(ticks)] if ticks and min(ticks) < max(ticks) else None))
     if "strategy" in done:
         strategies = list(dict.fromkeys(done["strategy"]))
         dims.append(dict(label="strategy", values=done["strategy"].map({s: i for i, s in enumerate(strategies)}),
@@ -355,6 +372,87 @@ def augmentation_grid(image, layers: dict, variants: int = 6, size: float = 1.3,
             if j == 0:
                 ax.set_title("original", fontsize=8)
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def receptive_field_figure(names, sizes, starts, image=None, image_size: int | None = None):
+    """The receptive field growing layer by layer (notebook 04): nested squares on the input, and their sizes.
+
+    Per layer, ``names[i]`` is its name, ``sizes[i]`` the side of one unit's receptive field in input pixels and
+    ``starts[i]`` the input row (= column) where that unit's field begins. ``image`` (H, W) or (H, W, C) is drawn
+    under the squares; without it, an empty ``image_size`` × ``image_size`` grid.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    if not len(names) == len(sizes) == len(starts):
+        raise ValueError(f"names, sizes and starts differ in length: {len(names)}, {len(sizes)}, {len(starts)}")
+    if image is None and image_size is None:
+        raise ValueError("pass an image or an image_size")
+    shown, cmap = _as_display(image) if image is not None else (np.zeros((image_size, image_size)), "gray")
+    side = shown.shape[0]
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(names), 1)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), gridspec_kw={"width_ratios": [1, 1.25]})
+    left.imshow(shown, cmap=cmap, alpha=0.55 if image is not None else 0.1)
+    left.set_xticks(np.arange(-0.5, side, 1), minor=True)
+    left.set_yticks(np.arange(-0.5, side, 1), minor=True)
+    left.grid(which="minor", color="0.85", linewidth=0.4)
+    left.tick_params(which="minor", length=0)
+    for name, size, start, colour in zip(names, sizes, starts, colours):
+        left.add_patch(Rectangle((start - 0.5, start - 0.5), size, size, fill=False, edgecolor=colour, linewidth=2.2,
+                                 label=f"{name}: {size}×{size}"))
+    left.set_title(f"what one unit sees of the {side}×{side} input")
+    left.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    steps = np.arange(len(names))
+    right.plot(steps, sizes, color="0.4", zorder=1)
+    right.scatter(steps, sizes, c=colours, s=60, zorder=2)
+    for step, size in zip(steps, sizes):
+        right.annotate(f"{size}", (step, size), textcoords="offset points", xytext=(0, 8), ha="center")
+    right.axhline(side, color="0.5", linestyle="--", linewidth=1)
+    right.text(steps[0] if len(steps) else 0, side, f"the whole image ({side} px)", va="bottom", fontsize=8)
+    right.set_xticks(steps, names)
+    right.set_ylim(0, side * 1.12)
+    right.set_ylabel("receptive field (pixels per side)")
+    right.set_title("receptive field after each layer")
+    fig.tight_layout()
+    return fig
+
+
+# --- notebook 06: one new image, its prediction and its Grad-CAM (appended) --------------------------
+
+def image_prediction_figure(image, top, heatmap, title: str | None = None):
+    """A new image as the model sees it, its top-k probabilities and its Grad-CAM map (notebook 06).
+
+    ``image``: ``(H, W[, C])`` or ``(1, H, W, C)`` floats in [0, 1], as prepared for the model; ``top``:
+    ``[(class_name, probability), ...]``, the most probable first; ``heatmap``: ``(H, W)`` in [0, 1], the Grad-CAM
+    map for the first class of ``top``.
+    """
+    import matplotlib.pyplot as plt
+
+    from .explain import overlay
+
+    img = np.asarray(image, dtype="float32")
+    if img.ndim == 4:
+        img = img[0]
+    shown, cmap = _as_display(img)
+    fig, (ax_img, ax_bar, ax_cam) = plt.subplots(1, 3, figsize=(11, 3.2),
+                                                 gridspec_kw={"width_ratios": [1, 1.7, 1]})
+    ax_img.imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0)
+    ax_img.set_title(f"as the model sees it ({img.shape[0]}×{img.shape[1]})", fontsize=9)
+    names = [name for name, _ in top][::-1]
+    values = [float(p) for _, p in top][::-1]
+    bars = ax_bar.barh(names, values, color=["tab:blue"] * (len(values) - 1) + ["tab:green"])
+    ax_bar.bar_label(bars, labels=[f"{v:.1%}" for v in values], padding=3, fontsize=8)
+    ax_bar.set_xlim(0, 1.18)
+    ax_bar.set_xlabel("probability")
+    ax_bar.set_title(f"top-{len(top)} predictions", fontsize=9)
+    ax_cam.imshow(overlay(img, heatmap))
+    ax_cam.set_title(f"Grad-CAM for {top[0][0]}", fontsize=9)
+    for ax in (ax_img, ax_cam):
+        ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -20,6 +20,7 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 def lean_copy(executed: Path, target: Path) -> None:
     nb = nbformat.read(executed, as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nb.metadata.pop("widgets", None)  # widget state of this one run (random ids); the committed copy has no outputs
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

@@ -1,5 +1,6 @@
 """Figures stated in the notebooks' text agree with what the notebooks measured in a full run."""
 import json
+import re
 
 import nbformat
 import pytest
@@ -27,3 +28,55 @@ def test_prose_numbers_match_recorded_full_run():
     with_claims = [nb for nb in NOTEBOOKS if claims_in(nb)]
     assert with_claims, "at least the notebooks that state results carry claims"
     assert check_claims(NOTEBOOKS, recorded) == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_claim_markers_leave_no_stray_space(nb):
+    """A hidden marker goes right after its figure: "84%<!-- claim ... -->," renders as "84%,", not "84% ,"."""
+    for cell in nbformat.read(nb, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            assert not re.search(r"[ \t]<!--\s*claim:", cell.source), f"{nb.name}: space before a claim marker"
+
+
+def _summary(tmp_path, rows, mode="full"):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"mode": mode, "notebooks": rows}))
+    return path
+
+
+def _row(nb, dataset="fashion_mnist", error=None):
+    return {"notebook": nb, "error": error, "metrics": {"dataset": dataset, "mode": "full", "test_accuracy": 0.9}}
+
+
+def test_promoting_metrics_refuses_partial_failed_fallback_or_other_mode_runs(tmp_path, monkeypatch):
+    from course_utils import claims
+
+    monkeypatch.setattr(claims, "results_file", lambda: tmp_path / "results" / "metrics-full.json")
+    every = ["01_a", "02_b"]
+    for rows, mode, why in [([_row("01_a")], "full", "02_b: not in this run"),
+                            ([_row("01_a"), _row("02_b", error="boom")], "full", "02_b: failed"),
+                            ([_row("01_a"), _row("02_b", dataset="digits")], "full", "02_b: ran on the fallback"),
+                            ([_row("01_a"), _row("02_b")], "smoke", "not 'full'")]:
+        with pytest.raises(SystemExit, match=why):
+            claims.record_full_metrics(_summary(tmp_path, rows, mode), every)
+        assert not (tmp_path / "results").exists(), "nothing written"
+    path = claims.record_full_metrics(_summary(tmp_path, [_row("01_a"), _row("02_b")]), every)
+    assert set(json.loads(path.read_text())) == {"01_a", "02_b"}
+
+
+def test_a_full_course_run_fails_when_prose_and_measurement_disagree(tmp_path, monkeypatch):
+    from course_utils import run as runner
+
+    nb = tmp_path / "09_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "about 90%<!-- claim: test_accuracy = 0.90 ± 0.01 -->")]), nb)
+    measured = {"test_accuracy": 0.5, "dataset": "fashion_mnist", "mode": "full"}
+    monkeypatch.setattr(runner, "list_notebooks", lambda selection=None: [nb])
+    monkeypatch.setattr(runner, "execute_notebook", lambda path, mode, out_dir, artifacts: runner.NotebookResult(
+        path.stem, 1.0, measured, out_dir / path.name))
+    before = results_file().read_text()
+    results, problems = runner.run_course("full", build_root=tmp_path / "build", html=False)
+    assert problems and "measured 0.5000" in problems[0]
+    assert results_file().read_text() == before, "a course run never rewrites the recorded results"
+    measured["test_accuracy"] = 0.9
+    assert runner.run_course("full", build_root=tmp_path / "build", html=False)[1] == []

@@ -102,3 +102,26 @@ def test_no_gpu_warning_names_the_colab_menu(monkeypatch, capsys):
     if not info["gpus"]:
         assert "Runtime > Change runtime type" in out
     assert "TensorFlow" in out and "mode: smoke" in out
+
+
+def test_header_says_where_to_read_it_and_how_long_each_mode_takes():
+    timings = {"machine": "M", "modes": {"full": {"seconds": {"05_x": 981}}, "smoke": {"seconds": {"05_x": 55}}}}
+    line = colab.header_line("05_x", timings)
+    assert f"]({colab.site_url()}05_x.html)" in line
+    assert "on M: full 16 min, lecture not recorded yet, smoke 55 s" in line
+    assert colab.site_url("https://github.com/Some-One/fork") == "https://some-one.github.io/fork/"
+
+
+def test_recording_timings_refuses_failed_or_fallback_runs(tmp_path):
+    import json
+
+    (tmp_path / "results").mkdir()
+    summary = tmp_path / "summary.json"
+    rows = [{"notebook": "01_a", "seconds": 20.4, "error": None, "metrics": {"dataset": "fashion_mnist"}}]
+    summary.write_text(json.dumps({"mode": "smoke", "notebooks": rows}))
+    colab.record_timings(summary, "today", root=tmp_path)
+    assert colab.load_timings(tmp_path)["modes"]["smoke"] == {"seconds": {"01_a": 20}, "recorded": "today"}
+    rows.append({"notebook": "02_b", "seconds": 3, "error": None, "metrics": {"dataset": "digits"}})
+    summary.write_text(json.dumps({"mode": "smoke", "notebooks": rows}))
+    with pytest.raises(SystemExit, match="02_b failed or ran on the fallback data"):
+        colab.record_timings(summary, "later", root=tmp_path)

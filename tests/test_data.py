@@ -185,3 +185,31 @@ def test_stratified_subset_keeps_proportions():
     y = np.repeat(np.arange(5), 50)
     xs, ys = data.stratified_subset(np.arange(250), y, 50)
     assert np.bincount(ys).tolist() == [10] * 5
+
+
+def test_interrupted_download_leaves_no_partial_data_set(tmp_path, monkeypatch):
+    """2 of 4 files arrive, then the network drops: later calls must not see a 'missing split file' copy."""
+    monkeypatch.setattr(data, "course_datasets_dir", lambda: tmp_path / "cache")
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    source = _write_idx_set(tmp_path / "server")
+    served, network_up = [], {"up": False}
+
+    def fake_download(url, dest, checksum=None, timeout=None):
+        name = url.rsplit("/", 1)[-1]
+        if len(served) >= 2 and not network_up["up"]:
+            raise data.DownloadError(f"{url}: connection reset")
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / name, dest)
+            served.append(name)
+        return dest
+
+    monkeypatch.setattr(data, "download", fake_download)
+    first = load_dataset("mnist", data_dir=tmp_path / "nothing", fallback="digits", verify=False)
+    assert first.is_fallback and "connection reset" in first.fallback_reason
+    assert not (tmp_path / "cache" / "mnist").exists(), "no partial copy where local copies are looked for"
+    network_up["up"] = True
+    second = load_dataset("mnist", data_dir=tmp_path / "nothing", fallback="digits", verify=False)
+    assert not second.is_fallback and second.x_train.shape == (6, 28, 28)
+    assert len(served) == 4, "the two files that had arrived were reused, not fetched again"
+    assert (tmp_path / "cache" / "mnist").is_dir() and not (tmp_path / "cache" / ".mnist.downloading").exists()

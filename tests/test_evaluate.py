@@ -59,67 +59,6 @@ def test_predict_proba_resizes_to_the_model_input(grey_model):
         evaluate.predict_proba(grey_model, np.zeros(5, np.uint8))
 
 
-# --- reports ------------------------------------------------------------------------------------
-
-Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
-Y_PRED = np.array([0, 1, 1, 1, 2, 0])
-NAMES = ["cat", "dog", "bird"]
-
-
-def test_classification_report_frame_on_a_known_example():
-    frame = evaluate.classification_report_frame(Y_TRUE, Y_PRED, NAMES)
-    assert list(frame.index) == NAMES + ["accuracy", "macro avg", "weighted avg"]
-    assert list(frame.columns) == ["precision", "recall", "f1-score", "support"]
-    assert frame.loc["cat", "precision"] == pytest.approx(0.5)
-    assert frame.loc["dog", "precision"] == pytest.approx(0.667)
-    assert frame.loc["dog", "recall"] == pytest.approx(1.0)
-    assert frame.loc["bird", "f1-score"] == pytest.approx(0.667)
-    assert frame.loc["accuracy", "f1-score"] == pytest.approx(0.667)
-    assert frame.loc["accuracy", "support"] == 6
-    assert frame.loc["macro avg", "f1-score"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3, abs=1e-3)
-    assert frame["support"].tolist()[:3] == [2, 2, 2]
-
-
-def test_classification_report_keeps_classes_that_never_occur():
-    frame = evaluate.classification_report_frame([0, 0, 1], [0, 0, 1], NAMES)
-    assert frame.loc["bird", "support"] == 0 and frame.loc["bird", "f1-score"] == 0
-
-
-def test_roc_curves_perfect_reversed_and_missing_classes():
-    y = np.array([0, 1, 2, 0, 1, 2])
-    perfect = np.eye(3)[y] * 0.8 + 0.1
-    curves = evaluate.roc_curves(y, perfect, NAMES)
-    assert list(curves) == NAMES
-    assert all(c["auc"] == pytest.approx(1.0) for c in curves.values())
-    assert curves["cat"]["fpr"][0] == 0 and curves["cat"]["tpr"][-1] == 1
-    reversed_scores = 1 - perfect
-    assert evaluate.roc_curves(y, reversed_scores, NAMES)["dog"]["auc"] == pytest.approx(0.0)
-    with pytest.warns(UserWarning, match="'bird'.*undefined"):
-        missing = evaluate.roc_curves(np.array([0, 1, 0, 1]), np.eye(3)[[0, 1, 0, 1]] * 0.8 + 0.1, NAMES)
-    assert np.isnan(missing["bird"]["auc"]) and missing["cat"]["auc"] == pytest.approx(1.0)
-    two = evaluate.roc_curves(np.array([0, 1, 1, 0]), np.array([[.9, .1], [.2, .8], [.4, .6], [.6, .4]]))
-    assert list(two) == ["0", "1"] and two["1"]["auc"] == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="2 class names for 3"):
-        evaluate.roc_curves(y, perfect, NAMES[:2])
-
-
-def test_misclassified_most_confident_first():
-    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]])
-    y_true = np.array([0, 0, 0, 1, 1])
-    np.testing.assert_array_equal(evaluate.misclassified(y_true, proba), [2, 1, 3])
-    assert evaluate.misclassified([0, 1], np.array([[1.0, 0.0], [0.0, 1.0]])).size == 0
-
-
-def test_top_k():
-    proba = np.array([0.1, 0.6, 0.3])
-    assert evaluate.top_k(proba, NAMES, k=2) == [("dog", 0.6), ("bird", 0.3)]
-    assert evaluate.top_k(proba[None], NAMES, k=5)[-1] == ("cat", 0.1)
-    with pytest.raises(ValueError, match="one image"):
-        evaluate.top_k(np.ones((2, 3)) / 3, NAMES)
-    with pytest.raises(ValueError, match="2 class names for 3"):
-        evaluate.top_k(proba, NAMES[:2])
-
-
 # --- image files ----------------------------------------------------------------------------------
 
 def test_same_size_grey_rgb_and_rgba_files_match_the_array_path(grey_model, tmp_path):
@@ -201,3 +140,15 @@ def test_bad_files_raise_errors_naming_the_file(tmp_path):
         evaluate.load_image_for_model(tmp_path, shape)
     with pytest.raises(ValueError, match="C = 1 .* or 3"):
         evaluate.load_image_for_model(tmp_path / "whole.png", (28, 28, 2))
+
+
+def test_flip_tta_averages_each_image_with_its_mirror():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 5, 1))  # a model that is not mirror-symmetric: a dense layer on the raw pixels
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    images = np.random.default_rng(0).integers(0, 255, size=(4, 6, 5), dtype=np.uint8)
+    plain = evaluate.predict_proba(model, images)
+    mirrored = evaluate.predict_proba(model, images[:, :, ::-1])
+    assert not np.allclose(plain, mirrored)
+    np.testing.assert_allclose(evaluate.predict_proba(model, images, flip_tta=True), (plain + mirrored) / 2,
+                               rtol=1e-5, atol=1e-6)

@@ -23,6 +23,9 @@ def test_fashion_reference_layers_and_parameters():
     assert model.count_params() == 225_034 == conv1 + conv2 + dense1 + dense2
     assert model.layers[-3].input.shape[-1] == flat
     assert model.get_layer(index=6).rate == pytest.approx(0.3)
+    # notebook 04's tables and figures name the layers
+    assert [layer.name for layer in model.layers[1:]] == ["conv1", "pool1", "conv2", "pool2", "flatten", "dropout",
+                                                          "dense", "probabilities"]
 
 
 def test_cifar_reference_layers_and_parameters():
@@ -75,6 +78,29 @@ def test_receptive_fields_of_the_reference():
     assert rows[-1]["output size"] == (5, 5)
 
 
+def test_receptive_field_figure_draws_one_square_per_layer():
+    """Notebook 04's figure: the centre unit's field after each layer of the reference, as nested squares."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from course_utils import plots
+
+    names, sizes, starts = ["conv1", "pool1", "conv2", "pool2"], [3, 4, 8, 10], [13, 12, 10, 8]
+    fig = plots.receptive_field_figure(names, sizes, starts, image=np.zeros((28, 28, 1), dtype="uint8"))
+    squares = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert [(p.get_x() + 0.5, p.get_width(), p.get_height()) for p in squares] == list(zip(starts, sizes, sizes))
+    assert list(fig.axes[1].lines[0].get_ydata()) == sizes
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == names
+    plt.close(fig)
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.receptive_field_figure(names, sizes[:3], starts, image_size=28)
+    with pytest.raises(ValueError, match="image_size"):
+        plots.receptive_field_figure(names, sizes, starts)
+
+
 def _squares(n, rng):
     """Ten classes, each a bright square at its own place on a noisy background: learnable in a few steps."""
     y = rng.integers(0, 10, n)
@@ -100,3 +126,22 @@ def test_batchnorm_models_are_usable_after_a_quick_run(builder):
     model = train.compile_model(builder(), 10, learning_rate=3e-3)
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"] > 0.9
+
+
+def test_notebook_05_sets_the_same_constants_as_the_package():
+    """Notebook 05's cell that teaches ``small_cnn`` sets ``BN_MOMENTUM`` itself; the lesson-source test compares
+    functions only, so the constants of cells marked as also in ``course_utils.models`` are compared here."""
+    import ast
+
+    import nbformat
+
+    from course_utils.run import list_notebooks
+
+    path = next(p for p in list_notebooks() if p.stem == "05_training")
+    marked = [c.source for c in nbformat.read(path, as_version=4).cells
+              if c.cell_type == "code" and c.source.startswith("# Also in course_utils.models")]
+    constants = {target.id: ast.literal_eval(node.value) for source in marked for node in ast.parse(source).body
+                 if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
+    assert constants.get("BN_MOMENTUM") == models.BN_MOMENTUM, constants
+    for name, value in constants.items():
+        assert getattr(models, name) == value, f"notebook 05 sets {name} = {value!r}, the package {getattr(models, name)!r}"

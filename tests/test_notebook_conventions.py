@@ -9,6 +9,7 @@ from course_utils.run import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
+RUN_LINE = "run = Run(MODE, seed=SEED, data_dir=DATA_DIR, build_dir=BUILD_DIR, artifacts_dir=ARTIFACTS_DIR)"
 
 
 def _read(path):
@@ -31,8 +32,9 @@ def test_notebook_shape(path):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     assert 'os.environ.get("COURSE_MODE", "full")' in params[0].source
     assert 'os.environ.get("COURSE_DATA_DIR")' in params[0].source
-    assert "config.set_seed(" in code and "config.check_versions()" in code
-    assert f'config.save_metrics("{path.stem}"' in code
+    assert 'BUILD_DIR = None' in params[0].source and 'ARTIFACTS_DIR = None' in params[0].source
+    assert RUN_LINE in code, "one run context, made right under the parameters cell"
+    assert f'run.save_metrics("{path.stem}"' in code
     assert any(has_solution(c) for c in nb.cells), "exercises come with (collapsed) solutions"
 
 
@@ -66,3 +68,18 @@ def test_strip_solutions_handles_tagged_cells():
     clean = strip_solutions(nb)
     assert [c.source.strip() for c in clean.cells] == ["1. Do X.\n2. Do Y.", "keep = 1"]
     assert len(nb.cells) == 3, "the original is untouched"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_code_cell_branches_on_the_mode(path):
+    """The mode reaches the lesson only through the run context (run.by_mode, run.load_or_train, ...)."""
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        code = cell.source.replace(RUN_LINE, "")
+        assert not re.search(r"\bMODE\b", code), f"{path.name}: code cell {i} uses MODE:\n{cell.source[:200]}"
+        assert "COURSE_" not in code, f"{path.name}: code cell {i} reads a COURSE_* variable"
+
+
+def test_the_mode_check_can_fail():
+    assert re.search(r"\bMODE\b", 'x = 1 if MODE == "lecture" else 2')

@@ -21,8 +21,12 @@ def test_notebook_runs_in_smoke_mode(nb, tmp_path):
     metrics = result.metrics
     assert metrics["mode"] == "smoke"
     assert metrics.get("headline_metric") in metrics, "the headline metric must be written"
-    if "chance_accuracy" in metrics and "test_accuracy" in metrics:
-        assert metrics["test_accuracy"] > metrics["chance_accuracy"], metrics
+    accuracies = {k: v for k, v in metrics.items() if k.endswith("test_accuracy") and isinstance(v, float)}
+    if "chance_accuracy" in metrics:
+        # a quick run is still a real run: every model it scores must learn, not merely beat chance by rounding
+        assert accuracies, "a notebook that states chance accuracy reports a test accuracy"
+        for key, value in accuracies.items():
+            assert value >= 2 * metrics["chance_accuracy"], f"{key} = {value}: under twice chance ({metrics})"
     output = result.output.read_text()
     assert '"output_type": "error"' not in output
     if not local_copy_available("fashion_mnist") and "dataset" in metrics:

@@ -1,4 +1,4 @@
-"""course_utils.tuning: the search space, the cached KerasTuner searches, the result helpers (tiny data, 1-step trials)."""
+"""course_utils.tuning: the trial log and tables of real (tiny) KerasTuner searches, budgets, and the result helpers."""
 import json
 
 import numpy as np
@@ -6,106 +6,117 @@ import pandas as pd
 import pytest
 
 kt = pytest.importorskip("keras_tuner")
+keras = pytest.importorskip("keras")
 
-from course_utils import config, tuning  # noqa: E402
+from course_utils import tuning  # noqa: E402
 
-SHAPE = (28, 28)
 CLASSES = 3
 
 
 @pytest.fixture
 def tiny():
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(24, *SHAPE), dtype=np.uint8)
+    x = rng.integers(0, 256, size=(24, 8, 8, 1), dtype=np.uint8)
     y = np.tile(np.arange(CLASSES), 8).astype("int64")
     return x, y, (x[:9], y[:9])
 
 
-def _search(strategy, directory, data, fresh=False, max_trials=2, settings=None):
+def build_tiny(hp):
+    """A tiny hypermodel with 30 configurations (so random draws rarely collide)."""
+    units = hp.Choice("units", [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], default=4)
+    learning_rate = hp.Float("learning_rate", min_value=1e-3, max_value=1e-1, step=10, sampling="log",
+                             default=1e-2)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _search(tuner, data, epochs=1, callbacks=()):
     x, y, val = data
-    hypermodel = tuning.CourseHyperModel(SHAPE, CLASSES, seed=0)
-    tuner = tuning.make_tuner(strategy, hypermodel, directory, max_trials=max_trials, max_epochs=2, seed=0,
-                              fresh=fresh, settings=settings or {"n": len(y)})
-    return tuner, tuning.run_search(tuner, x, y, val, epochs=1)
+    log = tuning.TrialLog(tuner, "test")
+    tuner.search(x, y, validation_data=val, epochs=epochs, batch_size=8, callbacks=[*callbacks, log], verbose=0)
+    return log
 
 
-@pytest.mark.parametrize("name", tuning.HYPERPARAMETERS)
-def test_every_choice_builds_a_valid_model(name):
-    for value in tuning.SPACE[name][0]:
-        values = {**tuning.default_values(), name: value}
-        model = tuning.build_model(values, SHAPE, CLASSES)
-        out = model.predict(np.zeros((2, *SHAPE, 1), "float32"), verbose=0)
-        assert out.shape == (2, CLASSES)
-        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-4)
-        assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
+def test_trial_log_and_table_of_a_random_search(tmp_path, tiny, capsys):
+    tuner = kt.RandomSearch(build_tiny, objective="val_accuracy", max_trials=3, seed=0, directory=tmp_path,
+                            project_name="random", overwrite=True)
+    log = _search(tuner, tiny, epochs=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("test ")]
+    assert len(lines) == 3, "one line per trial"
+    assert all("val_accuracy" in line and "2 epochs" in line and "units=" in line for line in lines)
+    assert "tuner/" not in "\n".join(lines)
+
+    rows = tuning.trials_table(tuner, log.trials)
+    assert [r["trial"] for r in rows] == [1, 2, 3]
+    assert json.loads(json.dumps(rows)) == rows, "rows are JSON-able as they are"
+    for row in rows:
+        assert row["status"] == "COMPLETED" and row["continues"] is None
+        assert row["epochs"] == 2 and row["seconds"] > 0
+        assert 0 <= row["val_accuracy"] <= 1
+        assert set(tuning.BOOKKEEPING) - {"strategy"} <= set(row) and {"units", "learning_rate"} <= set(row)
+    best = tuner.get_best_hyperparameters(1)[0]
+    assert max(r["val_accuracy"] for r in rows) == pytest.approx(tuner.oracle.get_best_trials(1)[0].score)
+    assert best.values["units"] in [r["units"] for r in rows]
 
 
-def test_hypermodel_builds_from_keras_tuner_hyperparameters():
+def test_trial_log_counts_the_epochs_early_stopping_left(tmp_path, tiny):
+    tuner = kt.RandomSearch(build_tiny, objective="val_accuracy", max_trials=2, seed=1, directory=tmp_path,
+                            project_name="stopped", overwrite=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=1, min_delta=2.0)  # never improves
+    log = _search(tuner, tiny, epochs=5, callbacks=[stop])
+    assert [t["epochs"] for t in log.trials.values()] == [2, 2]
+
+
+def test_grid_search_starts_at_the_defaults_and_varies_the_last_hyperparameter_first(tmp_path, tiny):
+    """What notebook 08 says of kt.GridSearch: with a small budget it explores only a corner of the grid."""
+    tuner = kt.GridSearch(build_tiny, objective="val_accuracy", max_trials=3, seed=0, directory=tmp_path,
+                          project_name="grid", overwrite=True)
+    log = _search(tuner, tiny)
+    frame = pd.DataFrame(tuning.trials_table(tuner, log.trials))
+    assert frame.loc[0, "units"] == 4 and frame.loc[0, "learning_rate"] == pytest.approx(1e-2)
+    assert (frame["units"] == 4).all(), "the first declared hyperparameter stays at its default"
+    assert sorted(frame["learning_rate"].round(6)) == [0.001, 0.01, 0.1]
+
+
+def test_hyperband_budget_is_what_keras_tuner_runs(tmp_path, tiny):
+    plan = tuning.hyperband_budget(max_epochs=3, factor=3, iterations=1)
+    assert (plan["trials"], plan["epochs"]) == (6, 11)
+    tuner = kt.Hyperband(build_tiny, objective="val_accuracy", max_epochs=3, factor=3, hyperband_iterations=1,
+                         seed=0, directory=tmp_path, project_name="hyperband", overwrite=True)
+    log = _search(tuner, tiny, epochs=3)
+    rows = tuning.trials_table(tuner, log.trials)
+    assert len(rows) == plan["trials"]
+    assert sum(r["epochs"] for r in rows) == plan["epochs"]
+    resumed = [r for r in rows if r["continues"] is not None]
+    assert len(resumed) == 1 and resumed[0]["epochs"] == 2, "a resumed round trains only the extra epochs"
+    assert resumed[0]["continues"] in {r["trial_id"] for r in rows}
+
+
+@pytest.mark.parametrize("args,trials,epochs", [((4, 3, 2), 20, 52), ((4, 3, 1), 10, 26), ((2, 3, 1), 2, 4),
+                                                ((1, 3, 1), 1, 1), ((9, 3, 1), 23, 75)])
+def test_hyperband_budget_of_known_schedules(args, trials, epochs):
+    plan = tuning.hyperband_budget(*args)
+    assert (plan["trials"], plan["epochs"]) == (trials, epochs)
+    assert sum(size for _, _, size, _ in plan["rounds"]) == trials
+
+
+def test_hyperband_budget_refuses_nonsense():
+    for args in [(0, 3, 1), (4, 1, 1), (4, 3, 0)]:
+        with pytest.raises(ValueError, match="max_epochs >= 1"):
+            tuning.hyperband_budget(*args)
+
+
+def test_grid_size_counts_every_combination():
     hp = kt.HyperParameters()
-    model = tuning.CourseHyperModel(SHAPE, CLASSES).build(hp)
-    assert set(tuning.HYPERPARAMETERS) <= set(hp.values)
-    assert model.output_shape == (None, CLASSES)
-
-
-def test_build_model_names_missing_hyperparameters():
-    values = tuning.default_values()
-    del values["dropout"]
-    with pytest.raises(ValueError, match="dropout"):
-        tuning.build_model(values, SHAPE, CLASSES)
-
-
-def test_unknown_strategy_is_named(tmp_path):
-    with pytest.raises(ValueError, match="bayesian.*grid"):
-        tuning.make_tuner("bayesian", tuning.CourseHyperModel(SHAPE, CLASSES), tmp_path)
-
-
-@pytest.mark.parametrize("strategy", ["random"])
-def test_second_search_reuses_the_cache_and_fresh_searches_again(strategy, tmp_path, tiny):
-    tuner, first = _search(strategy, tmp_path, tiny)
-    assert first.new_trials == 2 and not first.reused
-    frame = tuning.trials_frame(tuner)
-    assert len(frame) == 2 and frame["val_accuracy"].notna().all()
-    assert (frame["epochs"] == 1).all() and (frame["seconds"] > 0).all()
-
-    _, second = _search(strategy, tmp_path, tiny)
-    assert second.new_trials == 0 and second.reused and second.reused_trials == 2
-    assert second.search_seconds == pytest.approx(first.search_seconds)
-    assert "reused 2 cached trials" in second.describe()
-
-    _, fresh = _search(strategy, tmp_path, tiny, fresh=True)
-    assert fresh.new_trials == 2 and fresh.reused_trials == 0
-
-
-def test_hyperband_runs_and_is_cached(tmp_path, tiny):
-    tuner, first = _search("hyperband", tmp_path, tiny)
-    assert first.new_trials >= 2
-    frame = tuning.trials_frame(tuner, "hyperband")
-    assert set(frame["strategy"]) == {"hyperband"}
-    _, second = _search("hyperband", tmp_path, tiny)
-    assert second.new_trials == 0 and second.reused
-
-
-def test_a_larger_budget_continues_the_cached_search(tmp_path, tiny):
-    _search("random", tmp_path, tiny, max_trials=1)
-    _, more = _search("random", tmp_path, tiny, max_trials=2)
-    assert more.new_trials == 1 and more.reused_trials == 1
-
-
-def test_cache_made_with_other_settings_is_refused_not_overwritten(tmp_path, tiny):
-    _search("random", tmp_path, tiny, max_trials=1, settings={"n": 24})
-    trial_files = sorted(p.name for p in (tmp_path / "random").iterdir())
-    with pytest.raises(ValueError) as info:
-        _search("random", tmp_path, tiny, max_trials=1, settings={"n": 99})
-    message = str(info.value)
-    assert tuning.SETTINGS_FILE in message and "n: 24 -> 99" in message and "fresh=True" in message
-    assert sorted(p.name for p in (tmp_path / "random").iterdir()) == trial_files  # nothing destroyed
-
-
-def test_corrupt_timings_file_is_named(tmp_path, tiny):
-    tuner, _ = _search("random", tmp_path, tiny, max_trials=1)
-    (tmp_path / "random" / tuning.TIMINGS_FILE).write_text("{not json")
-    with pytest.raises(ValueError, match=f"{tuning.TIMINGS_FILE}.*not valid JSON"):
-        tuning.trials_frame(tuner)
+    hp.Choice("a", [1, 2, 3])
+    hp.Int("b", 1, 3)
+    hp.Float("c", 0.0, 0.4, step=0.2)
+    hp.Boolean("d")
+    assert tuning.grid_size(hp) == 3 * 3 * 3 * 2
+    assert tuning.grid_size(kt.HyperParameters()) == 1
 
 
 def test_best_so_far_is_monotonic_and_skips_failed_trials():
@@ -120,14 +131,27 @@ def test_best_so_far_is_monotonic_and_skips_failed_trials():
     assert tuning.best_so_far([]).size == 0
 
 
+SPACE = {"optimizer": ["adam", "rmsprop", "sgd"], "learning_rate": [1e-4, 1e-3, 1e-2], "filters": [16, 32, 64],
+         "l2": [0.0, 1e-5, 1e-4, 1e-3]}
+
+
 def _synthetic_trials(n=40, seed=0):
     rng = np.random.default_rng(seed)
-    rows = [{name: values[rng.integers(len(values))] for name, (values, _) in tuning.SPACE.items()}
-            for _ in range(n)]
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame([{name: values[rng.integers(len(values))] for name, values in SPACE.items()}
+                          for _ in range(n)])
     frame["val_accuracy"] = 0.9 - 0.1 * np.abs(np.log10(frame["learning_rate"]) + 3) + rng.normal(0, 0.003, n)
-    frame["strategy"] = "random"
+    frame["strategy"], frame["trial"], frame["epochs"], frame["seconds"] = "random", np.arange(1, n + 1), 2, 3.0
     return frame
+
+
+def test_hyperparameter_columns_and_their_scales():
+    frame = _synthetic_trials()
+    assert tuning.hyperparameter_columns(frame) == list(SPACE)
+    assert tuning.is_log_scale(SPACE["learning_rate"]) and tuning.is_log_scale(SPACE["l2"])
+    assert not tuning.is_log_scale(SPACE["filters"]) and not tuning.is_log_scale(SPACE["optimizer"])
+    np.testing.assert_allclose(tuning.encode_column([0.0, 1e-5, 1e-3]), [-6, -5, -3])
+    np.testing.assert_array_equal(tuning.encode_column(["sgd", "adam", "sgd"]), [1, 0, 1])
+    np.testing.assert_array_equal(tuning.encode_column([16, 64]), [16, 64])
 
 
 def test_importance_finds_the_hyperparameter_that_drives_accuracy():
@@ -138,15 +162,15 @@ def test_importance_finds_the_hyperparameter_that_drives_accuracy():
         tuning.importance(_synthetic_trials(2))
 
 
-def test_best_values_and_summary_table():
+def test_summary_table_counts_trials_epochs_and_seconds():
     frame = _synthetic_trials()
-    frame["epochs"], frame["seconds"] = 1, 2.0
-    best = tuning.best_values(frame)
-    assert best["learning_rate"] == pytest.approx(1e-3)
-    table = tuning.summary_table({"random": frame})
-    assert table.loc["random", "trials"] == 40 and table.loc["random", "search seconds"] == 80.0
-    with pytest.raises(ValueError, match="no trial finished"):
-        tuning.best_values(frame.assign(val_accuracy=np.nan))
+    other = frame.head(5).assign(strategy="grid", epochs=[1, 2, None, 2, 2])
+    table = tuning.summary_table({"random": frame, "grid": other})
+    assert list(table.index) == ["random", "grid"]
+    assert table.loc["random", "trials"] == 40 and table.loc["random", "epochs trained"] == 80
+    assert table.loc["random", "search seconds"] == 120.0
+    assert table.loc["grid", "epochs trained"] == 7, "a trial without a record counts no epochs"
+    assert table.loc["random", "best val_accuracy"] == pytest.approx(frame["val_accuracy"].max())
 
 
 def test_plots_accept_trials():
@@ -156,21 +180,15 @@ def test_plots_accept_trials():
     from course_utils import plots
 
     frame = _synthetic_trials()
-    assert plots.best_so_far_curves({"random": frame}) is not None
-    assert plots.hyperparameter_effects(frame) is not None
+    frames = {"random": frame, "grid": frame.head(10).assign(strategy="grid")}
+    fig = plots.best_so_far_curves(frames, noise=0.005)
+    assert len(fig.axes) == 2
+    xs = fig.axes[0].lines[0].get_xdata()
+    assert xs[-1] == frame["epochs"].sum(), "the left panel counts cumulative epochs"
+    assert fig.axes[1].lines[0].get_xdata()[-1] == pytest.approx(frame["seconds"].sum())
+    assert plots.hyperparameter_effects(pd.concat(frames.values())) is not None
     fig = plots.trials_parallel_coordinates(frame)
-    assert len(fig.data[0].dimensions) == len(tuning.HYPERPARAMETERS) + 2
-
-
-def test_tuning_dir_lecture_prefers_a_full_run(tmp_path, monkeypatch):
-    monkeypatch.delenv("COURSE_ARTIFACTS_DIR", raising=False)
-    monkeypatch.delenv("COURSE_ARTIFACTS_ROOT", raising=False)
-    monkeypatch.setattr(config, "_default_build_root", lambda: tmp_path)
-    assert tuning.tuning_dir("digits", "lecture") == tmp_path / "artifacts" / "lecture" / "tuning" / "digits"
-    full = tmp_path / "artifacts" / "full" / "tuning" / "digits" / "random"
-    full.mkdir(parents=True)
-    assert tuning.tuning_dir("digits", "lecture") == full.parent
-    assert tuning.tuning_dir("digits", "smoke") == tmp_path / "artifacts" / "smoke" / "tuning" / "digits"
+    assert len(fig.data[0].dimensions) == len(SPACE) + 2
 
 
 def test_distributed_role_only_with_all_variables(monkeypatch):
@@ -184,19 +202,6 @@ def test_distributed_role_only_with_all_variables(monkeypatch):
     assert tuning.distributed_role() == "worker"
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
     assert tuning.distributed_role() == "chief"
-
-
-def test_settings_file_records_the_space(tmp_path, tiny):
-    _search("grid", tmp_path, tiny, max_trials=1)
-    saved = json.loads((tmp_path / "grid" / tuning.SETTINGS_FILE).read_text())
-    assert saved["strategy"] == "grid" and set(saved["space"]) == set(tuning.HYPERPARAMETERS)
-
-
-def test_saved_settings_of_a_cached_search(tmp_path, tiny):
-    assert tuning.saved_settings(tmp_path) is None
-    _search("random", tmp_path, tiny, max_trials=1, settings={"search_train": 24})
-    saved = tuning.saved_settings(tmp_path)
-    assert saved["search_train"] == 24 and "strategy" not in saved
 
 
 def _write_metrics(path, **metrics):
@@ -231,9 +236,34 @@ def test_recipe_metrics_say_why_when_nothing_is_there(tmp_path, monkeypatch):
     assert "no 05_training.metrics.json" in why and "no recorded full run" in why
 
 
+def test_recipe_metrics_name_a_corrupt_file(tmp_path):
+    path = tmp_path / "05_training.metrics.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="05_training.metrics.json.*not valid JSON"):
+        tuning.recipe_metrics("fashion_mnist", path)
+
+
 def test_recorded_metrics_read_the_committed_results():
     from course_utils import claims
 
     recorded = claims.recorded_metrics("01_problem_definition")
     assert recorded["dataset"] == "fashion_mnist" and recorded["mode"] == "full"
     assert claims.recorded_metrics("99_no_such_notebook") is None
+
+
+def test_bench_rows_from_the_notebooks_search_report():
+    from course_utils import bench_tuning
+
+    report = {"grid": {"trials": 13, "epochs": 52, "search_seconds": 300.0, "best_val_accuracy": 0.86},
+              "random": {"trials": 13, "epochs": 50, "search_seconds": 320.0, "best_val_accuracy": 0.87},
+              "hyperband": {"trials": 20, "epochs": 52, "search_seconds": 500.0, "best_val_accuracy": 0.85}}
+    metrics = {"test_accuracy": 0.905, "best_strategy": "random", "recipe_test_accuracy": 0.92}
+    rows = bench_tuning.summarize(report, metrics, mode="full", notebook_seconds=1500.04)
+    assert [r["strategy"] for r in rows[:3]] == ["grid", "random", "hyperband"]
+    total = rows[-1]
+    assert total["search_seconds_all_strategies"] == 1120.0 and total["within_search_budget"]
+    assert total["same_epoch_budget"] and total["epochs_per_strategy"]["random"] == 50
+    assert total["test_accuracy"] == 0.905 and total["reached_target_0.92"] is False
+    report["grid"]["epochs"] = 30
+    assert not bench_tuning.summarize(report, metrics, mode="full", notebook_seconds=1)[-1]["same_epoch_budget"]
+    assert bench_tuning.summarize({}, {}, mode="full", notebook_seconds=1)[-1]["test_accuracy"] is None
