@@ -22,6 +22,9 @@ import numpy as np
 from . import config
 
 
+_AS_SMOKE = object()  # by_mode's default for lecture: "the smoke value", so that lecture=None can mean None
+
+
 @dataclass
 class Trained:
     """What :meth:`Run.load_or_train` returns: the model, its history (a dict of lists) and facts about it."""
@@ -72,9 +75,9 @@ class Run:
         return f"Run(mode={self.mode!r}, seed={self.seed})"
 
     # --- sizes per mode -------------------------------------------------------------------------------
-    def by_mode(self, *, full, smoke, lecture=None):
-        """The value for this run's mode; lecture mode takes the smoke value unless given its own."""
-        return {"full": full, "smoke": smoke, "lecture": smoke if lecture is None else lecture}[self.mode]
+    def by_mode(self, *, full, smoke, lecture=_AS_SMOKE):
+        """The value for this run's mode; lecture mode takes the smoke value unless given its own (None included)."""
+        return {"full": full, "smoke": smoke, "lecture": smoke if lecture is _AS_SMOKE else lecture}[self.mode]
 
     # --- folders ----------------------------------------------------------------------------------------
     @property

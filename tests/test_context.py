@@ -22,6 +22,7 @@ def test_by_mode_picks_the_value_and_lecture_defaults_to_smoke(tmp_path):
     assert _run("smoke", tmp_path).by_mode(full=1, smoke=2, lecture=3) == 2
     assert _run("lecture", tmp_path).by_mode(full=1, smoke=2) == 2
     assert _run("lecture", tmp_path).by_mode(full=1, smoke=2, lecture=3) == 3
+    assert _run("lecture", tmp_path).by_mode(full=None, smoke=2, lecture=None) is None, "None means all, as in full"
     with pytest.raises(ValueError, match="MODE must be one of"):
         _run("fast", tmp_path)
 
