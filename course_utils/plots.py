@@ -99,21 +99,6 @@ def history_curves(history, metrics=("accuracy", "loss"), title: str | None = No
     return fig
 
 
-def confusion_matrix_figure(y_true, y_pred, class_names, normalize: str | None = "true", ax=None):
-    """Confusion matrix (scikit-learn), normalised per true class by default (notebook 06)."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 6))
-    ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=list(range(len(class_names))), display_labels=class_names,
-        normalize=normalize, values_format=".2f" if normalize else "d", cmap="Blues", ax=ax, colorbar=False)
-    ax.set_xticklabels(ax.get_xticklabels(), rotation=45, ha="right")
-    ax.figure.tight_layout()
-    return ax.figure
-
-
 def interactive_image_grid(images, labels, class_names, ncols: int = 8, title: str = ""):
     """A plotly grid to hover over pixel values (notebook 02)."""
     import plotly.express as px
