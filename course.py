@@ -82,15 +82,15 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     default_data_dir()
     if command == "course":
-        from course_utils.run import main as run_main
+        from course_tools.run import main as run_main
         return run_main(rest)
     if command == "test":
-        from course_utils.testing import main as test_main
+        from course_tools.testing import main as test_main
         return test_main(rest)
     if command == "bench":
-        from course_utils.bench import main as bench_main
+        from course_tools.bench import main as bench_main
         return bench_main(rest)
-    from course_utils.exercises import main as exercises_main
+    from course_tools.exercises import main as exercises_main
     return exercises_main(rest)
 
 

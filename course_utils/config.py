@@ -34,16 +34,13 @@ def repo_root() -> Path | None:
     return root if (root / "pyproject.toml").exists() and (root / "notebooks").is_dir() else None
 
 
-def _default_build_root() -> Path:
+def recorded_full_run() -> dict | None:
+    """The course's recorded full run, ``results/metrics-full.json`` (notebook name -> metrics), or None."""
+    import json
+
     root = repo_root()
-    return (root if root else Path.cwd()) / "build"
-
-
-def build_dir() -> Path:
-    """Where executed notebooks and their metrics go: ``COURSE_BUILD_DIR``, else ``build/``."""
-    path = Path(os.environ.get("COURSE_BUILD_DIR") or _default_build_root())
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    path = root / "results" / "metrics-full.json" if root else None
+    return json.loads(path.read_text()) if path and path.exists() else None
 
 
 def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:

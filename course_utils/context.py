@@ -176,3 +176,33 @@ class Run:
         clean["mode"] = self.mode
         path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
         print(f"metrics written to {path.name} ({len(clean)} values, mode {self.mode})")
+
+    def metrics_of(self, notebook: str, dataset: str, path=None) -> tuple[dict | None, str]:
+        """Another notebook's saved metrics for ``dataset``, and where they came from (08 compares with 05).
+
+        Looks in ``path`` (default: ``<build_dir>/<notebook>.metrics.json``, what that notebook wrote in this build),
+        then in the course's recorded full run (``results/metrics-full.json``), so a notebook run on its own still
+        has the number. ``(None, why)`` when neither has a result with a ``test_accuracy`` for ``dataset``.
+        """
+        path = Path(path) if path else self.build_dir / f"{notebook}.metrics.json"
+        looked = []
+        if path.exists():
+            metrics = _read_json(path)
+            if metrics.get("dataset") == dataset and "test_accuracy" in metrics:
+                return metrics, f"{path.name}, this build ({metrics.get('mode', '?')} mode)"
+            looked.append(f"{path.name} is for {metrics.get('dataset', '?')}")
+        else:
+            looked.append(f"no {path.name} in this build")
+        recorded = config.recorded_full_run() or {}
+        metrics = recorded.get(notebook)
+        if metrics and metrics.get("dataset") == dataset and "test_accuracy" in metrics:
+            return metrics, f"results/metrics-full.json, the recorded full run of {notebook}"
+        looked.append(f"no recorded full run of {notebook} for this data set")
+        return None, "; ".join(looked)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc

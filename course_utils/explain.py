@@ -78,22 +78,3 @@ def grad_cam(model, images, class_index=None, layer_name=None):
     cam = tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))  # the peak at 1
     return cam.numpy()
 
-
-def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
-    """The image in grey or colour with the heat map laid over it: an RGB float array in [0, 1]."""
-    import matplotlib
-
-    img = np.asarray(image, dtype="float32")
-    if img.ndim == 4:
-        img = img[0]
-    if np.asarray(image).dtype == np.uint8 or img.max() > 1.0:
-        img = img / 255.0
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    heat = np.asarray(heatmap, dtype="float32")
-    if heat.shape != img.shape[:2]:
-        raise ValueError(f"heat map {heat.shape} and image {img.shape[:2]} differ in size")
-    colored = matplotlib.colormaps[cmap](heat)[..., :3]
-    return np.clip((1 - alpha) * img + alpha * colored, 0.0, 1.0)

@@ -193,7 +193,6 @@ def grad_cam_figure(images, heatmaps, titles=None, alpha: float = 0.45, size: fl
     """Images (top row) and their Grad-CAM heat maps laid over them (bottom row) (notebook 06)."""
     import matplotlib.pyplot as plt
 
-    from .explain import overlay
 
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(n * size, 2 * size * 1.15), squeeze=False)
@@ -246,7 +245,6 @@ def best_so_far_curves(frames: dict, metric: str = "val_accuracy", title: str = 
     of the best one: differences inside it are noise."""
     import matplotlib.pyplot as plt
 
-    from .tuning import best_so_far
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     best = max(float(np.nanmax(frame[metric].astype(float))) for frame in frames.values())
@@ -267,14 +265,13 @@ def best_so_far_curves(frames: dict, metric: str = "val_accuracy", title: str = 
     return fig
 
 
-def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, ncols: int = 3):
+def hyperparameter_effects(frame, params, metric: str = "val_accuracy", ncols: int = 3):
     """One panel per hyperparameter: ``metric`` of every trial against its value, coloured by strategy (notebook 08).
-    ``params``: the hyperparameter columns (default: every column that is not bookkeeping)."""
+    ``frame``: a table with one row per trial; ``params``: its hyperparameter columns."""
     import matplotlib.pyplot as plt
 
-    from .tuning import hyperparameter_columns, is_log_scale
 
-    params = list(params or hyperparameter_columns(frame))
+    params = list(params)
     nrows = int(np.ceil(len(params) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.7 * nrows), squeeze=False, sharey=True)
     strategies = list(dict.fromkeys(frame["strategy"])) if "strategy" in frame else [None]
@@ -304,17 +301,15 @@ def hyperparameter_effects(frame, metric: str = "val_accuracy", params=None, nco
     return fig
 
 
-def trials_parallel_coordinates(frame, metric: str = "val_accuracy", title: str = "Every trial, one line",
-                                params=None):
+def trials_parallel_coordinates(frame, params, metric: str = "val_accuracy", title: str = "Every trial, one line"):
     """Interactive parallel-coordinates plot of tuning trials (plotly; drag on an axis to filter) (notebook 08).
-    ``params``: the hyperparameter columns (default: every column that is not bookkeeping)."""
+    ``frame``: a table with one row per trial; ``params``: its hyperparameter columns."""
     import plotly.graph_objects as go
 
-    from .tuning import encode, encode_column, hyperparameter_columns, is_log_scale
 
     done = frame.dropna(subset=[metric])
-    params = list(params or hyperparameter_columns(done))
-    coded = encode(done, params)
+    params = list(params)
+    coded = {name: encode_column(done[name]) for name in params}
     dims = []
     for name in params:
         values = sorted(set(done[name].dropna()), key=lambda v: (isinstance(v, str), str(v) if isinstance(v, str) else v))
@@ -417,7 +412,6 @@ def image_prediction_figure(image, top, heatmap, title: str | None = None):
     """
     import matplotlib.pyplot as plt
 
-    from .explain import overlay
 
     img = np.asarray(image, dtype="float32")
     if img.ndim == 4:
@@ -442,3 +436,57 @@ def image_prediction_figure(image, top, heatmap, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- shared helpers: heat-map overlays and hyperparameter axes --------------------------------------
+
+def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
+    """The image in grey or colour with the heat map laid over it: an RGB float array in [0, 1]."""
+    import matplotlib
+
+    img = np.asarray(image, dtype="float32")
+    if img.ndim == 4:
+        img = img[0]
+    if np.asarray(image).dtype == np.uint8 or img.max() > 1.0:
+        img = img / 255.0
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    heat = np.asarray(heatmap, dtype="float32")
+    if heat.shape != img.shape[:2]:
+        raise ValueError(f"heat map {heat.shape} and image {img.shape[:2]} differ in size")
+    colored = matplotlib.colormaps[cmap](heat)[..., :3]
+    return np.clip((1 - alpha) * img + alpha * colored, 0.0, 1.0)
+
+
+
+def is_log_scale(values) -> bool:
+    """Whether numeric ``values`` span a factor of 10 or more (learning rates, L2 strengths): plot them on a log axis."""
+    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+    positive = [v for v in values if v > 0]
+    return len(values) > 0 and len(positive) >= 2 and min(values) >= 0 and max(positive) / min(positive) >= 10
+
+
+def encode_column(values):
+    """One hyperparameter's values as numbers: log10 on a log scale (0 sits a decade below the smallest positive
+    value), text and booleans as their position in sorted order, other numbers as they are."""
+    values = list(values)
+    if any(isinstance(v, (str, bool)) for v in values):
+        order = sorted(set(values), key=str)
+        return np.array([float(order.index(v)) for v in values])
+    numbers = np.array(values, dtype=float)
+    if is_log_scale(values):
+        smallest = numbers[numbers > 0].min()
+        return np.log10(np.maximum(numbers, smallest / 10))
+    return numbers
+
+
+def best_so_far(scores) -> np.ndarray:
+    """The running maximum of ``scores`` (NaN, a failed trial, counts as no improvement)."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.size == 0:
+        return scores
+    filled = np.where(np.isnan(scores), -np.inf, scores)
+    running = np.maximum.accumulate(filled)
+    return np.where(np.isinf(running), np.nan, running)

@@ -2,7 +2,7 @@
 
 Notebook 05 teaches training in plain Keras (``compile``, ``fit``, the callbacks ``EarlyStopping``,
 ``ModelCheckpoint`` and ``BackupAndRestore``); this module keeps what ``make bench``
-(``course_utils.bench_recipes``) and the other notebooks reuse. :func:`one_cycle` is the same code as notebook
+(``course_tools.bench.recipes``) and the other notebooks reuse. :func:`one_cycle` is the same code as notebook
 05's cell (``tests/test_lesson_sources.py`` keeps the two the same); :func:`fit_recipe` strings everything
 together for a named recipe of :data:`RECIPES`.
 """

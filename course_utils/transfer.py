@@ -2,7 +2,7 @@
 
 Notebook 07 teaches the recipe in its own cells: :func:`pretrained_base`, :func:`build_transfer_model`,
 :func:`compile_and_fit`, :func:`unfreeze_top` and :func:`compare_by_size` here are the same code as the
-notebook's (``tests/test_lesson_sources.py`` keeps them so), for ``make bench`` (``course_utils.bench_transfer``).
+notebook's (``tests/test_lesson_sources.py`` keeps them so), for ``make bench`` (``course_tools.bench.transfer``).
 
 What stays here is plumbing: which weights file to pass as ``keras.applications.MobileNet(weights=...)``
 (:func:`choose_weights`), in order:

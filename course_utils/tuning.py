@@ -9,8 +9,8 @@ Notebook 08 teaches KerasTuner in its own cells: ``build_model(hp)`` with ``hp.C
 - :func:`trials_table`: a finished search as JSON-able rows (hyperparameters, validation accuracy, epochs,
   seconds), from ``tuner.oracle.trials``, so it can be saved and reloaded without KerasTuner;
 - :func:`hyperband_budget` and :func:`grid_size`: what a search will cost before it runs;
-- :func:`best_so_far`, :func:`summary_table`, :func:`importance`: reading the trials;
-- :func:`recipe_metrics`: notebook 05's numbers to compare with; :func:`distributed_role`.
+- :func:`hyperparameter_columns`, :func:`encode`, :func:`summary_table`, :func:`importance`: reading the trials;
+- :func:`distributed_role`: whether this process is a distributed-tuning chief or worker.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from . import config
+from .plots import encode_column
 
 OBJECTIVE = "val_accuracy"
 #: columns of a trials table that are not hyperparameters
@@ -131,25 +132,8 @@ def hyperparameter_columns(frame) -> list[str]:
     return [c for c in frame.columns if c not in BOOKKEEPING]
 
 
-def is_log_scale(values) -> bool:
-    """Whether numeric ``values`` span a factor of 10 or more (learning rates, L2 strengths): plot them on a log axis."""
-    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
-    positive = [v for v in values if v > 0]
-    return len(values) > 0 and len(positive) >= 2 and min(values) >= 0 and max(positive) / min(positive) >= 10
 
 
-def encode_column(values):
-    """One hyperparameter's values as numbers: log10 on a log scale (0 sits a decade below the smallest positive
-    value), text and booleans as their position in sorted order, other numbers as they are."""
-    values = list(values)
-    if any(isinstance(v, (str, bool)) for v in values):
-        order = sorted(set(values), key=str)
-        return np.array([float(order.index(v)) for v in values])
-    numbers = np.array(values, dtype=float)
-    if is_log_scale(values):
-        smallest = numbers[numbers > 0].min()
-        return np.log10(np.maximum(numbers, smallest / 10))
-    return numbers
 
 
 def encode(frame, params=None):
@@ -160,14 +144,6 @@ def encode(frame, params=None):
     return pd.DataFrame({name: encode_column(frame[name]) for name in params}, index=frame.index)
 
 
-def best_so_far(scores) -> np.ndarray:
-    """The running maximum of ``scores`` (NaN, a failed trial, counts as no improvement)."""
-    scores = np.asarray(scores, dtype=float)
-    if scores.size == 0:
-        return scores
-    filled = np.where(np.isnan(scores), -np.inf, scores)
-    running = np.maximum.accumulate(filled)
-    return np.where(np.isinf(running), np.nan, running)
 
 
 def summary_table(frames: dict):
@@ -210,40 +186,3 @@ def distributed_role() -> str | None:
     if not all(os.environ.get(k) for k in needed):
         return None
     return "chief" if os.environ["KERASTUNER_TUNER_ID"] == "chief" else "worker"
-
-
-# --- the comparison with notebook 05 --------------------------------------------------------------
-
-RECIPE_NOTEBOOK = "05_training"
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def recipe_metrics(dataset: str, metrics_file=None) -> tuple[dict | None, str]:
-    """Notebook 05's metrics for ``dataset`` and where they came from, to compare a tuned model with.
-
-    Looks in ``metrics_file`` (notebook 08 passes ``<run.build_dir>/05_training.metrics.json``; default: this
-    build's), then in the full run recorded in ``results/metrics-full.json``, so notebook 08 run on its own still has
-    the number. ``(None, why)`` when neither has it.
-    """
-    from . import claims
-
-    path = Path(metrics_file) if metrics_file else config.build_dir() / f"{RECIPE_NOTEBOOK}.metrics.json"
-    looked = []
-    if path.exists():
-        metrics = _read_json(path)
-        if metrics.get("dataset") == dataset and "test_accuracy" in metrics:
-            return metrics, f"{path.name}, this build ({metrics.get('mode', '?')} mode)"
-        looked.append(f"{path.name} is for {metrics.get('dataset', '?')}")
-    else:
-        looked.append(f"no {path.name} in this build")
-    recorded = claims.recorded_metrics(RECIPE_NOTEBOOK)
-    if recorded and recorded.get("dataset") == dataset and "test_accuracy" in recorded:
-        return recorded, "results/metrics-full.json, the recorded full run of notebook 05"
-    looked.append("no recorded full run of notebook 05 for this data set")
-    return None, "; ".join(looked)

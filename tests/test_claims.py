@@ -5,8 +5,8 @@ import re
 import nbformat
 import pytest
 
-from course_utils.claims import Claim, check_claims, claims_in, results_file
-from course_utils.run import list_notebooks
+from course_tools.claims import Claim, check_claims, claims_in, results_file
+from course_tools.run import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 
@@ -49,7 +49,7 @@ def _row(nb, dataset="fashion_mnist", error=None):
 
 
 def test_promoting_metrics_refuses_partial_failed_fallback_or_other_mode_runs(tmp_path, monkeypatch):
-    from course_utils import claims
+    from course_tools import claims
 
     monkeypatch.setattr(claims, "results_file", lambda: tmp_path / "results" / "metrics-full.json")
     every = ["01_a", "02_b"]
@@ -65,7 +65,7 @@ def test_promoting_metrics_refuses_partial_failed_fallback_or_other_mode_runs(tm
 
 
 def test_a_full_course_run_fails_when_prose_and_measurement_disagree(tmp_path, monkeypatch):
-    from course_utils import run as runner
+    from course_tools import run as runner
 
     nb = tmp_path / "09_x.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(

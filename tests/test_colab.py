@@ -7,8 +7,9 @@ import types
 import nbformat
 import pytest
 
-from course_utils import colab, config
-from course_utils.run import list_notebooks
+from course_tools import colab
+from course_utils import config
+from course_tools.run import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 

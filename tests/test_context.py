@@ -72,3 +72,50 @@ def test_work_dir_is_one_fresh_folder_per_run(tmp_path):
     run = _run("smoke", tmp_path)
     assert run.work_dir == run.work_dir and run.work_dir.is_dir()
     assert _run("smoke", tmp_path).work_dir != run.work_dir
+
+
+def _write_metrics(path, **metrics):
+    path.write_text(json.dumps(metrics))
+    return path
+
+
+def test_metrics_of_prefers_this_builds_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.config.recorded_full_run",
+                        lambda: {"05_training": {"dataset": "fashion_mnist", "test_accuracy": 0.5}})
+    run = Run("smoke", build_dir=tmp_path, verbose=False)
+    _write_metrics(tmp_path / "05_training.metrics.json", dataset="fashion_mnist", test_accuracy=0.93, mode="smoke")
+    metrics, source = run.metrics_of("05_training", "fashion_mnist")
+    assert metrics["test_accuracy"] == 0.93
+    assert "this build" in source and "smoke" in source
+
+
+def test_metrics_of_falls_back_to_the_recorded_full_run(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.config.recorded_full_run",
+                        lambda: {"05_training": {"dataset": "fashion_mnist", "test_accuracy": 0.925, "mode": "full"}})
+    run = Run("smoke", build_dir=tmp_path, verbose=False)
+    other = _write_metrics(tmp_path / "other.json", dataset="digits", test_accuracy=0.99)
+    for given in (tmp_path / "missing.json", other):
+        metrics, source = run.metrics_of("05_training", "fashion_mnist", path=given)
+        assert metrics["test_accuracy"] == 0.925 and "metrics-full.json" in source
+
+
+def test_metrics_of_says_why_when_nothing_is_there(tmp_path, monkeypatch):
+    monkeypatch.setattr("course_utils.config.recorded_full_run", lambda: None)
+    metrics, why = Run("smoke", build_dir=tmp_path, verbose=False).metrics_of("05_training", "fashion_mnist")
+    assert metrics is None
+    assert "no 05_training.metrics.json" in why and "no recorded full run" in why
+
+
+def test_metrics_of_names_a_corrupt_file(tmp_path):
+    (tmp_path / "05_training.metrics.json").write_text("{not json")
+    with pytest.raises(ValueError, match="05_training.metrics.json.*not valid JSON"):
+        Run("smoke", build_dir=tmp_path, verbose=False).metrics_of("05_training", "fashion_mnist")
+
+
+def test_recorded_full_run_is_the_committed_results():
+    from course_utils import config
+
+    recorded = config.recorded_full_run()
+    assert recorded["01_problem_definition"]["dataset"] == "fashion_mnist"
+    assert recorded["05_training"]["mode"] == "full"
+

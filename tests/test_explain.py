@@ -219,8 +219,10 @@ def test_sequential_models_and_activation_layers_work_too():
 
 
 def test_overlay_is_rgb_in_unit_range():
+    from course_utils import plots
+
     image = np.arange(16 * 16, dtype=np.uint8).reshape(16, 16)
-    out = explain.overlay(image, np.linspace(0, 1, 256, dtype="float32").reshape(16, 16))
+    out = plots.overlay(image, np.linspace(0, 1, 256, dtype="float32").reshape(16, 16))
     assert out.shape == (16, 16, 3) and out.min() >= 0 and out.max() <= 1
     with pytest.raises(ValueError, match="differ in size"):
-        explain.overlay(image, np.zeros((8, 8)))
+        plots.overlay(image, np.zeros((8, 8)))

@@ -16,7 +16,7 @@ import textwrap
 import nbformat
 import pytest
 
-from course_utils.run import list_notebooks
+from course_tools.run import list_notebooks
 
 MARKER = re.compile(r"^# Also in (course_utils\.\w+)\b")
 

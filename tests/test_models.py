@@ -135,7 +135,7 @@ def test_notebook_05_sets_the_same_constants_as_the_package():
 
     import nbformat
 
-    from course_utils.run import list_notebooks
+    from course_tools.run import list_notebooks
 
     path = next(p for p in list_notebooks() if p.stem == "05_training")
     marked = [c.source for c in nbformat.read(path, as_version=4).cells

@@ -4,8 +4,8 @@ import re
 import nbformat
 import pytest
 
-from course_utils.exercises import has_solution, strip_solutions, write_exercise_copies
-from course_utils.run import list_notebooks
+from course_tools.exercises import has_solution, strip_solutions, write_exercise_copies
+from course_tools.run import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from course_utils.data import local_copy_available
-from course_utils.run import execute_notebook, list_notebooks
+from course_tools.run import execute_notebook, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 

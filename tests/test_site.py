@@ -4,7 +4,8 @@ import json
 import nbformat
 import numpy as np
 
-from course_utils import plots, site
+from course_tools import site
+from course_utils import plots
 
 
 def _executed_notebook(tmp_path):

@@ -99,7 +99,7 @@ def test_test_curve_records_each_epoch_without_its_own_time(tmp_path):
 
 
 def test_bench_curve_is_switched_by_the_environment(monkeypatch):
-    from course_utils import bench_recipes
+    from course_tools.bench import recipes as bench_recipes
 
     monkeypatch.delenv("COURSE_BENCH_CURVE", raising=False)
     assert not bench_recipes.wants_curve()
@@ -110,7 +110,7 @@ def test_bench_curve_is_switched_by_the_environment(monkeypatch):
 
 
 def test_bench_datasets_env_is_checked(monkeypatch):
-    from course_utils import bench_recipes
+    from course_tools.bench import recipes as bench_recipes
 
     monkeypatch.setenv("COURSE_BENCH_DATASETS", "fashion_mnist")
     assert bench_recipes.selected_datasets() == ["fashion_mnist"]
@@ -120,7 +120,7 @@ def test_bench_datasets_env_is_checked(monkeypatch):
 
 
 def test_bench_recipes_env_keeps_the_reference(monkeypatch):
-    from course_utils import bench_recipes
+    from course_tools.bench import recipes as bench_recipes
 
     monkeypatch.delenv("COURSE_BENCH_RECIPES", raising=False)
     assert set(bench_recipes.selected_recipes()) == {r for _, r in train.RECIPES}

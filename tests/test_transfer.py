@@ -240,7 +240,8 @@ def test_weight_change_counts_only_unfrozen_weights():
 # --- make bench PART=transfer ----------------------------------------------------------------------
 
 def test_bench_transfer_runs_on_a_small_subset(shared_data, v1_weights, tmp_path, monkeypatch):
-    from course_utils import bench_transfer, data
+    from course_tools.bench import transfer as bench_transfer
+    from course_utils import data
 
     small = data.subset_dataset(data.load_dataset("cifar10", data_dir=shared_data, download_ok=False, verbose=False),
                                 train=300, test=100)

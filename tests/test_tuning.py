@@ -8,7 +8,7 @@ import pytest
 kt = pytest.importorskip("keras_tuner")
 keras = pytest.importorskip("keras")
 
-from course_utils import tuning  # noqa: E402
+from course_utils import plots, tuning  # noqa: E402
 
 CLASSES = 3
 
@@ -123,12 +123,12 @@ def test_best_so_far_is_monotonic_and_skips_failed_trials():
     rng = np.random.default_rng(1)
     scores = rng.uniform(size=50)
     scores[[3, 17]] = np.nan
-    curve = tuning.best_so_far(scores)
+    curve = plots.best_so_far(scores)
     assert curve.shape == scores.shape
     assert np.all(np.diff(curve[~np.isnan(curve)]) >= 0)
     assert curve[-1] == np.nanmax(scores)
-    np.testing.assert_array_equal(tuning.best_so_far([np.nan, 0.2, 0.1, 0.5]), [np.nan, 0.2, 0.2, 0.5])
-    assert tuning.best_so_far([]).size == 0
+    np.testing.assert_array_equal(plots.best_so_far([np.nan, 0.2, 0.1, 0.5]), [np.nan, 0.2, 0.2, 0.5])
+    assert plots.best_so_far([]).size == 0
 
 
 SPACE = {"optimizer": ["adam", "rmsprop", "sgd"], "learning_rate": [1e-4, 1e-3, 1e-2], "filters": [16, 32, 64],
@@ -147,11 +147,11 @@ def _synthetic_trials(n=40, seed=0):
 def test_hyperparameter_columns_and_their_scales():
     frame = _synthetic_trials()
     assert tuning.hyperparameter_columns(frame) == list(SPACE)
-    assert tuning.is_log_scale(SPACE["learning_rate"]) and tuning.is_log_scale(SPACE["l2"])
-    assert not tuning.is_log_scale(SPACE["filters"]) and not tuning.is_log_scale(SPACE["optimizer"])
-    np.testing.assert_allclose(tuning.encode_column([0.0, 1e-5, 1e-3]), [-6, -5, -3])
-    np.testing.assert_array_equal(tuning.encode_column(["sgd", "adam", "sgd"]), [1, 0, 1])
-    np.testing.assert_array_equal(tuning.encode_column([16, 64]), [16, 64])
+    assert plots.is_log_scale(SPACE["learning_rate"]) and plots.is_log_scale(SPACE["l2"])
+    assert not plots.is_log_scale(SPACE["filters"]) and not plots.is_log_scale(SPACE["optimizer"])
+    np.testing.assert_allclose(plots.encode_column([0.0, 1e-5, 1e-3]), [-6, -5, -3])
+    np.testing.assert_array_equal(plots.encode_column(["sgd", "adam", "sgd"]), [1, 0, 1])
+    np.testing.assert_array_equal(plots.encode_column([16, 64]), [16, 64])
 
 
 def test_importance_finds_the_hyperparameter_that_drives_accuracy():
@@ -177,8 +177,6 @@ def test_plots_accept_trials():
     import matplotlib
 
     matplotlib.use("Agg")
-    from course_utils import plots
-
     frame = _synthetic_trials()
     frames = {"random": frame, "grid": frame.head(10).assign(strategy="grid")}
     fig = plots.best_so_far_curves(frames, noise=0.005)
@@ -186,8 +184,9 @@ def test_plots_accept_trials():
     xs = fig.axes[0].lines[0].get_xdata()
     assert xs[-1] == frame["epochs"].sum(), "the left panel counts cumulative epochs"
     assert fig.axes[1].lines[0].get_xdata()[-1] == pytest.approx(frame["seconds"].sum())
-    assert plots.hyperparameter_effects(pd.concat(frames.values())) is not None
-    fig = plots.trials_parallel_coordinates(frame)
+    fig = plots.hyperparameter_effects(pd.concat(frames.values()), list(SPACE))
+    assert [ax.get_title() for ax in fig.axes[:len(SPACE)]] == list(SPACE)
+    fig = plots.trials_parallel_coordinates(frame, list(SPACE))
     assert len(fig.data[0].dimensions) == len(SPACE) + 2
 
 
@@ -202,68 +201,3 @@ def test_distributed_role_only_with_all_variables(monkeypatch):
     assert tuning.distributed_role() == "worker"
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
     assert tuning.distributed_role() == "chief"
-
-
-def _write_metrics(path, **metrics):
-    path.write_text(json.dumps(metrics))
-    return path
-
-
-def test_recipe_metrics_prefer_this_builds_file(tmp_path, monkeypatch):
-    monkeypatch.setattr("course_utils.claims.recorded_metrics", lambda nb: {"dataset": "fashion_mnist",
-                                                                            "test_accuracy": 0.5})
-    path = _write_metrics(tmp_path / "05_training.metrics.json", dataset="fashion_mnist", test_accuracy=0.93,
-                          mode="smoke")
-    metrics, source = tuning.recipe_metrics("fashion_mnist", path)
-    assert metrics["test_accuracy"] == 0.93
-    assert "this build" in source and "smoke" in source
-
-
-def test_recipe_metrics_fall_back_to_the_recorded_full_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("course_utils.claims.recorded_metrics",
-                        lambda nb: {"dataset": "fashion_mnist", "test_accuracy": 0.925, "mode": "full"}
-                        if nb == "05_training" else None)
-    other = _write_metrics(tmp_path / "05_training.metrics.json", dataset="digits", test_accuracy=0.99)
-    for given in (tmp_path / "missing.json", other):
-        metrics, source = tuning.recipe_metrics("fashion_mnist", given)
-        assert metrics["test_accuracy"] == 0.925 and "metrics-full.json" in source
-
-
-def test_recipe_metrics_say_why_when_nothing_is_there(tmp_path, monkeypatch):
-    monkeypatch.setattr("course_utils.claims.recorded_metrics", lambda nb: None)
-    metrics, why = tuning.recipe_metrics("fashion_mnist", tmp_path / "05_training.metrics.json")
-    assert metrics is None
-    assert "no 05_training.metrics.json" in why and "no recorded full run" in why
-
-
-def test_recipe_metrics_name_a_corrupt_file(tmp_path):
-    path = tmp_path / "05_training.metrics.json"
-    path.write_text("{not json")
-    with pytest.raises(ValueError, match="05_training.metrics.json.*not valid JSON"):
-        tuning.recipe_metrics("fashion_mnist", path)
-
-
-def test_recorded_metrics_read_the_committed_results():
-    from course_utils import claims
-
-    recorded = claims.recorded_metrics("01_problem_definition")
-    assert recorded["dataset"] == "fashion_mnist" and recorded["mode"] == "full"
-    assert claims.recorded_metrics("99_no_such_notebook") is None
-
-
-def test_bench_rows_from_the_notebooks_search_report():
-    from course_utils import bench_tuning
-
-    report = {"grid": {"trials": 13, "epochs": 52, "search_seconds": 300.0, "best_val_accuracy": 0.86},
-              "random": {"trials": 13, "epochs": 50, "search_seconds": 320.0, "best_val_accuracy": 0.87},
-              "hyperband": {"trials": 20, "epochs": 52, "search_seconds": 500.0, "best_val_accuracy": 0.85}}
-    metrics = {"test_accuracy": 0.905, "best_strategy": "random", "recipe_test_accuracy": 0.92}
-    rows = bench_tuning.summarize(report, metrics, mode="full", notebook_seconds=1500.04)
-    assert [r["strategy"] for r in rows[:3]] == ["grid", "random", "hyperband"]
-    total = rows[-1]
-    assert total["search_seconds_all_strategies"] == 1120.0 and total["within_search_budget"]
-    assert total["same_epoch_budget"] and total["epochs_per_strategy"]["random"] == 50
-    assert total["test_accuracy"] == 0.905 and total["reached_target_0.92"] is False
-    report["grid"]["epochs"] = 30
-    assert not bench_tuning.summarize(report, metrics, mode="full", notebook_seconds=1)[-1]["same_epoch_budget"]
-    assert bench_tuning.summarize({}, {}, mode="full", notebook_seconds=1)[-1]["test_accuracy"] is None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import config
+from course_utils import config
 from .run import list_notebooks
 
 SOLUTION_TAG = "solution"

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import config
-from .data import local_copy_available
+from course_utils import config
+from course_utils.data import local_copy_available
 from .run import list_notebooks
 
 REAL_DATA = ("fashion_mnist", "mnist", "cifar10")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, data, transfer
+from course_utils import config, data, transfer
 
 SIZE = 128
 REFERENCE_CNN = 0.66  # the reference CIFAR CNN trained from scratch on all 50,000 images (bench recipes)

@@ -18,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from . import config, data, train
+from course_utils import config, data, train
 
 DATASETS = ("fashion_mnist", "cifar10")
 TARGETS = {  # (dataset, recipe): (min test accuracy, max time ratio to the reference)

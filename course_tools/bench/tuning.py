@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from . import config
+from course_utils import config
 
 SEARCH_BUDGET_SECONDS = 20 * 60
 RECIPE_TARGET = 0.92
@@ -48,7 +48,7 @@ def summarize(report: dict, metrics: dict, *, mode: str, notebook_seconds: float
 
 
 def run(out_dir, fresh: bool = True, mode: str = "full", parameters: dict | None = None) -> list[dict]:
-    from .run import execute_notebook, list_notebooks
+    from course_tools.run import execute_notebook, list_notebooks
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import config
+from course_utils import config
 
 CLAIM = re.compile(r"<!--\s*claim:\s*([A-Za-z0-9_]+)\s*=\s*([-+0-9.eE]+)\s*±\s*([0-9.eE]+)\s*-->")
 
@@ -93,7 +93,7 @@ def check_claims(notebooks: list[Path], metrics_by_notebook: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.claims --promote [build/full/summary.json]``: record a whole full run's metrics."""
+    """``python -m course_tools.claims --promote [build/full/summary.json]``: record a whole full run's metrics."""
     import sys
 
     from .run import list_notebooks

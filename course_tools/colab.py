@@ -2,7 +2,7 @@
 ``config.REPOSITORY_URL``), the link to the executed notebook on the course site, and the recorded run times.
 
 A fork changes ``REPOSITORY_URL``; a new recorded run updates ``results/timings.json``; then
-``python -m course_utils.colab`` rewrites the notebooks. ``tests/test_colab.py`` fails while any notebook
+``python -m course_tools.colab`` rewrites the notebooks. ``tests/test_colab.py`` fails while any notebook
 disagrees.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import config
+from course_utils import config
 from .run import list_notebooks
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"

@@ -1,6 +1,6 @@
 """Record a notebook's expected outputs: run it in smoke mode, keep only the nbval-checked cells' outputs.
 
-    python -m course_utils.record 01 [02 ...]      # rewrites notebooks/NN_*.ipynb in place
+    python -m course_tools.record 01 [02 ...]      # rewrites notebooks/NN_*.ipynb in place
 
 Committed notebooks stay lean and free of machine paths, and nbval has outputs to compare with.
 """

@@ -4,7 +4,7 @@
     python course.py bench recipes         # one part: recipes | transfer | tuning
 
 Speed and accuracy targets live here, never in timed tests. Each part is a module
-``course_utils.bench_<part>`` with ``run(out_dir) -> list[dict]``.
+``course_tools.bench.<part>`` with ``run(out_dir) -> list[dict]``.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-from . import config
+from course_utils import config
 
 PARTS = ("recipes", "transfer", "tuning")
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Benchmarks on {machine_description()}", flush=True)
     for part in parts:
         try:
-            module = importlib.import_module(f"course_utils.bench_{part}")
+            module = importlib.import_module(f"course_tools.bench.{part}")
         except ModuleNotFoundError:
             print(f"[bench] part {part!r} is not implemented yet", flush=True)
             continue

@@ -1,11 +1,11 @@
 """The course runner: execute notebooks with papermill, export HTML, print the summary table.
 
-``make course`` is a thin wrapper over ``python -m course_utils.run`` (through ``course.py``, which
+``make course`` is a thin wrapper over ``python -m course_tools.run`` (through ``course.py``, which
 also sets up the environment). Examples::
 
-    python -m course_utils.run                   # every notebook, full mode, into build/full/
-    python -m course_utils.run --mode smoke      # the quick version
-    python -m course_utils.run --nb 05           # one notebook
+    python -m course_tools.run                   # every notebook, full mode, into build/full/
+    python -m course_tools.run --mode smoke      # the quick version
+    python -m course_tools.run --nb 05           # one notebook
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config
+from course_utils import config
 
 
 @dataclass
@@ -89,7 +89,7 @@ def execute_notebook(path: Path, mode: str, out_dir: Path, artifacts: Path | Non
     output = out_dir / path.name
     metrics_file = out_dir / f"{path.stem}.metrics.json"
     metrics_file.unlink(missing_ok=True)
-    env = {"COURSE_MODE": mode, "COURSE_BUILD_DIR": out_dir.resolve(), "PYTHONHASHSEED": "0",
+    env = {"COURSE_MODE": mode, "PYTHONHASHSEED": "0",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     error = None
     start = time.perf_counter()
@@ -149,7 +149,7 @@ def run_course(mode: str = "full", selection: str | None = None, build_root: Pat
     rows = [merged[k] for k in sorted(merged)]
     summary_file.write_text(json.dumps({"mode": mode, "notebooks": rows}, indent=2) + "\n")
     prose_problems = []
-    if mode == "full":  # the prose is checked against this run; recording it is `python -m course_utils.claims --promote`
+    if mode == "full":  # the prose is checked against this run; recording it is `python -m course_tools.claims --promote`
         from .claims import check_claims
         measured = {r.notebook: r.metrics for r in results if not r.error and r.metrics.get("dataset") != "digits"}
         prose_problems = check_claims([nb for nb in list_notebooks(selection) if nb.stem in measured], measured)
@@ -166,7 +166,7 @@ def run_course(mode: str = "full", selection: str | None = None, build_root: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.run", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default=os.environ.get("COURSE_MODE", "full"), choices=config.MODES)
     parser.add_argument("--nb", default=None, help="notebook number(s) or name fragment, e.g. 05 or 01,02")
     parser.add_argument("--build-dir", type=Path, default=None, help="default: build/ in the checkout")
