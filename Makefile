@@ -5,8 +5,8 @@ MODE ?= $(or $(COURSE_MODE),full)
 
 .PHONY: course test bench exercises setup clean
 
-course:  ## run every notebook (MODE=full|smoke|lecture, NB=05 for one)
-	$(PYTHON) course.py course --mode $(MODE) $(if $(NB),--nb $(NB))
+course:  ## run every notebook (MODE=full|smoke|lecture, NB=05 for one, PRECISION=mixed_float16 to force the GPU path)
+	$(PYTHON) course.py course --mode $(MODE) $(if $(NB),--nb $(NB)) $(if $(PRECISION),--precision $(PRECISION))
 
 test:    ## unit tests, every notebook in smoke mode, nbval
 	$(PYTHON) course.py test

@@ -124,7 +124,9 @@ def format_table(results: list[NotebookResult], mode: str) -> str:
 
 
 def run_course(mode: str = "full", selection: str | None = None, build_root: Path | None = None,
-               html: bool = True) -> list[NotebookResult]:
+               html: bool = True, precision: str | None = None) -> list[NotebookResult]:
+    """Execute the selected notebooks in ``mode`` into ``<build_root>/<mode>/``; ``precision`` forces every
+    notebook's ``PRECISION`` parameter (``mixed_float16`` runs the GPU path on a CPU)."""
     mode = config.get_mode(mode)
     build_root = Path(build_root) if build_root else (config.repo_root() / "build")
     out_dir = build_root / mode
@@ -133,7 +135,8 @@ def run_course(mode: str = "full", selection: str | None = None, build_root: Pat
     results = []
     for nb in list_notebooks(selection):
         print(f"==> {nb.name} (mode={mode})", flush=True)
-        result = execute_notebook(nb, mode, out_dir, artifacts)
+        result = execute_notebook(nb, mode, out_dir, artifacts,
+                                  parameters={"PRECISION": precision} if precision else None)
         if html and result.output.exists():
             from .site import export_html
             export_html(result.output)
@@ -171,8 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nb", default=None, help="notebook number(s) or name fragment, e.g. 05 or 01,02")
     parser.add_argument("--build-dir", type=Path, default=None, help="default: build/ in the checkout")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    parser.add_argument("--precision", default=None, choices=config.PRECISIONS,
+                        help="force the notebooks' Keras dtype policy (default: mixed_float16 on a GPU, else float32)")
     args = parser.parse_args(argv)
-    results, prose_problems = run_course(args.mode, args.nb, args.build_dir, html=not args.no_html)
+    results, prose_problems = run_course(args.mode, args.nb, args.build_dir, html=not args.no_html,
+                                         precision=args.precision)
     return 0 if all(r.error is None for r in results) and not prose_problems else 1
 
 

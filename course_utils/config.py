@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 MODES = ("full", "smoke", "lecture")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DEFAULT_SEED = 42
 
 #: The one place the repository URL lives (Colab badges and install cells are built from it).
@@ -58,6 +59,29 @@ def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return seed
+
+
+def gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def set_precision(policy: str) -> str:
+    """Make ``policy`` Keras's global dtype policy: layers built afterwards compute in it (weights stay float32)."""
+    import keras
+
+    if policy not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {policy!r}")
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def distribution_strategy():
+    """``MirroredStrategy`` over every GPU when there are two or more (one model copy each), else the default."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy() if gpu_count() > 1 else tf.distribute.get_strategy()
 
 
 def device_summary() -> dict:

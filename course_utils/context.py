@@ -53,12 +53,22 @@ class Run:
     ``build_dir`` receives the metrics file (default: ``build/`` in the course checkout, else in the working
     folder); ``artifacts_dir`` is the root of saved models and long results, one sub-folder per mode (default:
     ``<build_dir>/artifacts``), so lecture mode can reuse what a full run saved beside it.
+
+    The device: ``precision`` is the Keras dtype policy every model built afterwards gets (None: ``"mixed_float16"``
+    on a GPU, where it is about twice as fast, ``"float32"`` on a CPU, where float16 is only emulated; a name forces
+    it, which is how the tests run the GPU path on a CPU). ``deterministic`` makes TensorFlow's ops repeatable (None:
+    on a CPU, where it costs little; off on a GPU, where deterministic kernels are slower and some ops refuse to
+    run). :attr:`strategy` is the ``tf.distribute`` strategy to build models under (``MirroredStrategy`` with two
+    or more GPUs, else the default one).
     """
 
     def __init__(self, mode: str = "full", *, seed: int = config.DEFAULT_SEED, data_dir=None, build_dir=None,
-                 artifacts_dir=None, verbose: bool = True):
+                 artifacts_dir=None, precision: str | None = None, deterministic: bool | None = None,
+                 verbose: bool = True):
         if mode not in config.MODES:
             raise ValueError(f"MODE must be one of {config.MODES}, got {mode!r}")
+        if precision not in (None, *config.PRECISIONS):
+            raise ValueError(f"PRECISION must be None or one of {config.PRECISIONS}, got {precision!r}")
         self.mode = mode
         self.seed = seed
         self.data_dir = data_dir
@@ -67,12 +77,20 @@ class Run:
         self.artifacts_root = Path(artifacts_dir) if artifacts_dir else default_build / "artifacts"
         self._work_dir: Path | None = None
         config.check_versions()
-        config.set_seed(seed)
+        gpus = config.gpu_count()
+        self.precision = precision or ("mixed_float16" if gpus else "float32")
+        self.deterministic = (gpus == 0) if deterministic is None else deterministic
+        config.set_seed(seed, deterministic=self.deterministic)
+        config.set_precision(self.precision)
+        self.strategy = config.distribution_strategy()
         if verbose:
             config.print_setup(mode, seed)
+            if self.precision != "float32" or not self.deterministic:
+                print(f"Precision: {self.precision} (outputs in float32) | deterministic ops: "
+                      f"{'on' if self.deterministic else 'off'} | replicas: {self.strategy.num_replicas_in_sync}")
 
     def __repr__(self) -> str:
-        return f"Run(mode={self.mode!r}, seed={self.seed})"
+        return f"Run(mode={self.mode!r}, seed={self.seed}, precision={self.precision!r})"
 
     # --- sizes per mode -------------------------------------------------------------------------------
     def by_mode(self, *, full, smoke, lecture=_AS_SMOKE):

@@ -9,7 +9,8 @@ from course_tools.run import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
-RUN_LINE = "run = Run(MODE, seed=SEED, data_dir=DATA_DIR, build_dir=BUILD_DIR, artifacts_dir=ARTIFACTS_DIR)"
+RUN_LINE = ("run = Run(MODE, seed=SEED, data_dir=DATA_DIR, build_dir=BUILD_DIR, artifacts_dir=ARTIFACTS_DIR,\n"
+            "          precision=PRECISION)")
 
 
 def _read(path):
@@ -33,6 +34,7 @@ def test_notebook_shape(path):
     assert 'os.environ.get("COURSE_MODE", "full")' in params[0].source
     assert 'os.environ.get("COURSE_DATA_DIR")' in params[0].source
     assert 'BUILD_DIR = None' in params[0].source and 'ARTIFACTS_DIR = None' in params[0].source
+    assert 'PRECISION = None' in params[0].source, "the runner and the tests force the GPU path through it"
     assert RUN_LINE in code, "one run context, made right under the parameters cell"
     assert f'run.save_metrics("{path.stem}"' in code
     assert any(has_solution(c) for c in nb.cells), "exercises come with (collapsed) solutions"
