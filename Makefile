@@ -3,7 +3,7 @@ PYTHON ?= python3
 # MODE=smoke on the command line, or COURSE_MODE=smoke in the environment
 MODE ?= $(or $(COURSE_MODE),full)
 
-.PHONY: course test bench exercises setup clean
+.PHONY: course test bench exercises lab setup clean
 
 course:  ## run every notebook (MODE=full|smoke|lecture, NB=05 for one, PRECISION=mixed_float16 to force the GPU path)
 	$(PYTHON) course.py course --mode $(MODE) $(if $(NB),--nb $(NB)) $(if $(PRECISION),--precision $(PRECISION))
@@ -16,6 +16,9 @@ bench:   ## training benchmarks (PART=recipes|transfer|tuning to pick one)
 
 exercises:  ## notebook copies without solutions, in build/exercises/
 	$(PYTHON) course.py exercises
+
+lab:     ## JupyterLab in notebooks/ with the course's kernel
+	$(PYTHON) course.py lab
 
 setup:
 	$(PYTHON) course.py setup

@@ -5,15 +5,18 @@
     python3 course.py test [pytest args]                              # = make test
     python3 course.py bench [part ...]                                # = make bench
     python3 course.py exercises                                       # exercise copies, no solutions
+    python3 course.py lab [jupyter lab args]                          # = make lab: JupyterLab in notebooks/
 
 Each command first sets itself up: with no virtual environment active it creates ``.venv`` and installs
 ``requirements.txt`` and the course package there (again only when those files change), then runs
-inside it. Only the standard library is used before that point.
+inside it. Only the standard library is used before that point, and the Python version is checked first.
+On Windows, run ``py -3.12 course.py lab`` (or any command) in the course folder: no ``make`` needed.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import venv
@@ -22,6 +25,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 SHARED_DATA = ROOT.parent / "shared" / "datasets"
+#: Python versions the pinned requirements install on (TensorFlow 2.21 and NumPy 2.4 wheels): 3.11, 3.12, 3.13.
+SUPPORTED_PYTHON = ((3, 11), (3, 13))
+#: the course's Jupyter kernel, registered in .venv by the set-up; the notebooks' metadata name it
+KERNEL_NAME, KERNEL_DISPLAY_NAME = "python3", "Python 3 (ipykernel)"
+
+
+def check_python(version=sys.version_info[:2], system: str = platform.system(), machine: str = platform.machine()):
+    """None when this Python can install the course's pinned requirements, else what to do instead."""
+    low, high = SUPPORTED_PYTHON
+    supported = f"Python {low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    if system == "Darwin" and machine == "x86_64":
+        return (f"Intel macOS: TensorFlow publishes no wheels after 2.16 for this platform, and the course needs "
+                f"2.21. Open the notebooks in Google Colab (each has an 'Open in Colab' badge), or use a Linux, "
+                f"Windows or Apple-silicon machine with {supported}.")
+    if not low <= tuple(version) <= high:
+        found = ".".join(map(str, version))
+        return (f"Python {found} cannot install the course's pinned requirements (TensorFlow 2.21 and NumPy 2.4 "
+                f"publish wheels for {supported}). Run this command with one of those, e.g. "
+                f"`python3.12 course.py ...` (install one from python.org, or `uv python install 3.12`, or pyenv), "
+                f"or `make ... PYTHON=python3.12`.")
+    return None
+
+
+def venv_python(venv: Path = VENV, windows: bool = os.name == "nt") -> Path:
+    return venv / ("Scripts/python.exe" if windows else "bin/python")
 
 
 def _in_virtualenv() -> bool:
@@ -42,20 +70,39 @@ def ensure_environment() -> None:
     if _in_virtualenv():
         python = Path(sys.executable)
     else:
-        if not (VENV / "bin" / "python").exists():
+        if not venv_python().exists():
             print(f"[setup] creating virtual environment {VENV.name}/", flush=True)
             venv.EnvBuilder(with_pip=True).create(VENV)
-        python = VENV / "bin" / "python"
+        python = venv_python()
     stamp = Path(sys.prefix if _in_virtualenv() else VENV) / ".course-installed"
     if not stamp.exists() or stamp.read_text() != _install_stamp():
         print("[setup] installing requirements.txt and the course package (pip)", flush=True)
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         subprocess.run(pip + ["-r", str(ROOT / "requirements.txt")], check=True)
         subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
+        print(f"[setup] registering the Jupyter kernel {KERNEL_DISPLAY_NAME!r} of this environment", flush=True)
+        subprocess.run([str(python), "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
+                        "--display-name", KERNEL_DISPLAY_NAME], check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(_install_stamp())
     if not _in_virtualenv():
-        env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-        os.execve(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
+        env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        command = [str(python), str(Path(__file__).resolve()), *sys.argv[1:]]
+        if os.name == "nt":  # os.execve does not replace the process on Windows: wait for the child instead
+            sys.exit(subprocess.run(command, env=env).returncode)
+        os.execve(str(python), command, env)
+
+
+def start_lab(args: list[str]) -> int:
+    """JupyterLab in notebooks/, with the course environment's own kernel (the one the notebooks name)."""
+    import jupyter_client.kernelspec as kernelspec
+
+    spec = kernelspec.KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    if spec.display_name != KERNEL_DISPLAY_NAME:
+        print(f"[lab] warning: kernel {KERNEL_NAME!r} is {spec.display_name!r} here, the notebooks say "
+              f"{KERNEL_DISPLAY_NAME!r}; saving a notebook will change its metadata", flush=True)
+    print(f"[lab] JupyterLab in notebooks/ with kernel {KERNEL_DISPLAY_NAME!r} ({sys.executable}); "
+          "Ctrl+C to stop", flush=True)
+    return subprocess.run([sys.executable, "-m", "jupyterlab", *args], cwd=ROOT / "notebooks").returncode
 
 
 def default_data_dir() -> None:
@@ -73,14 +120,20 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command not in ("course", "test", "bench", "exercises", "setup"):
+    if command not in ("course", "test", "bench", "exercises", "setup", "lab"):
         print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
         return 2
+    problem = check_python()
+    if problem:
+        print(f"[setup] {problem}", file=sys.stderr)
+        return 3
     ensure_environment()
     if command == "setup":
         return 0
     os.chdir(ROOT)
     default_data_dir()
+    if command == "lab":
+        return start_lab(rest)
     if command == "course":
         from course_tools.run import main as run_main
         return run_main(rest)

@@ -1,9 +1,10 @@
-"""Keep every notebook's header in step with the course: the "Open in Colab" badge and install URL (from
-``config.REPOSITORY_URL``), the link to the executed notebook on the course site, and the recorded run times.
+"""Keep every notebook's header in step with the course: the "Open in Colab" badge, the setup cell's install
+block (from ``config.REPOSITORY_URL`` and ``config.COURSE_REF``), the link to the executed notebook on the course
+site, and the recorded run times.
 
-A fork changes ``REPOSITORY_URL``; a new recorded run updates ``results/timings.json``; then
-``python -m course_tools.colab`` rewrites the notebooks. ``tests/test_colab.py`` fails while any notebook
-disagrees.
+A fork changes ``REPOSITORY_URL``; a release changes the version in ``pyproject.toml`` and ``config.COURSE_REF``;
+a new recorded run updates ``results/timings.json``; then ``python -m course_tools.colab`` rewrites the notebooks.
+``tests/test_colab.py`` fails while any notebook disagrees.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from .run import list_notebooks
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-_REPO_LINE = re.compile(r'^REPO_URL = "[^"]*"', re.MULTILINE)
+_INSTALL_BLOCK = re.compile(r"^REPO_URL = .*?\nexcept ImportError:.*?\n    import course_utils\n", re.DOTALL | re.MULTILINE)
+#: notebooks whose package install needs an extra (KerasTuner and TensorBoard for 08)
+EXTRAS = {"08_tuning": "tuning"}
 _HEADER_LINE = re.compile(r"^\*\*Read it executed:\*\*.*$", re.MULTILINE)
 TIMINGS = "results/timings.json"
 
@@ -65,9 +68,32 @@ def header_line(notebook_stem: str, timings: dict | None = None) -> str:
             f"**Run time** on {where}: " + ", ".join(times) + " (see the README's results)")
 
 
+def install_block(notebook_stem: str) -> str:
+    """The setup cell's install guard: in Colab or Kaggle, install the package from the release this notebook
+    belongs to (``COURSE_REF``; ``main``, loudly, if that fails) and show pip's output when it fails; elsewhere,
+    say how to get a kernel that has the package."""
+    extra = f"[{EXTRAS[notebook_stem]}]" if notebook_stem in EXTRAS else ""
+    return f'''REPO_URL = "{config.REPOSITORY_URL}"  # one place: course_utils.config.REPOSITORY_URL
+RELEASE = "{config.COURSE_REF}"  # the course release this notebook belongs to: Colab installs the package from it
+try:
+    import course_utils
+except ImportError:
+    if "google.colab" not in sys.modules and "KAGGLE_KERNEL_RUN_TYPE" not in os.environ:
+        raise ImportError(f"course_utils is not installed for this kernel ({{sys.executable}}). In the course folder, "
+                          "run `make lab` (or `python3 course.py lab`): JupyterLab with the course's own kernel. "
+                          "Using another Jupyter? See 'Work through the course' in the README.") from None
+    for ref in (RELEASE, "main"):  # main only if the release cannot be installed, and then loudly
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", f"course_utils{extra} @ git+{{REPO_URL}}.git@{{ref}}"],
+                             capture_output=True, text=True)
+        print(f"pip install course_utils from {{ref}}: " + ("done" if pip.returncode == 0 else "FAILED\\n" + pip.stderr[-2000:]))
+        if pip.returncode == 0:
+            break
+    import course_utils
+'''
+
+
 def expected_sources(nb_path: Path) -> tuple[str, str, str]:
-    return (badge_markdown(nb_path.name), f'REPO_URL = "{config.REPOSITORY_URL}"',
-            header_line(Path(nb_path).stem))
+    return badge_markdown(nb_path.name), install_block(Path(nb_path).stem), header_line(Path(nb_path).stem)
 
 
 def problems(nb_path: Path) -> list[str]:
@@ -80,7 +106,7 @@ def problems(nb_path: Path) -> list[str]:
     if badge not in text_md:
         found.append(f"{nb_path.name}: the Colab badge does not point at {badge}")
     if repo_line not in text_code:
-        found.append(f"{nb_path.name}: the setup cell does not say {repo_line}")
+        found.append(f"{nb_path.name}: the setup cell's install block differs from course_tools.colab.install_block")
     if header not in nb.cells[0].source:
         found.append(f"{nb_path.name}: the first cell does not say {header}")
     return found
@@ -92,7 +118,8 @@ def sync(nb_path: Path) -> bool:
     nb = nbformat.read(nb_path, as_version=4)
     changed = False
     for cell in nb.cells:
-        new = _BADGE.sub(badge, cell.source) if cell.cell_type == "markdown" else _REPO_LINE.sub(repo_line, cell.source)
+        new = (_BADGE.sub(badge, cell.source) if cell.cell_type == "markdown"
+               else _INSTALL_BLOCK.sub(lambda _: repo_line, cell.source))
         if new != cell.source:
             cell.source, changed = new, True
     first = nb.cells[0]

@@ -19,6 +19,9 @@ DEFAULT_SEED = 42
 
 #: The one place the repository URL lives (Colab badges and install cells are built from it).
 REPOSITORY_URL = "https://github.com/image-classification-course/course"
+#: The release these notebooks belong to (``v`` + the version in pyproject.toml): Colab's setup cell installs the
+#: package from this tag, so a notebook saved today keeps working with the library it was written for.
+COURSE_REF = "v0.2.0"
 
 
 def get_mode(mode: str | None = None) -> str:
@@ -97,11 +100,21 @@ def device_summary() -> dict:
         "device": f"{len(gpus)} GPU(s)" if gpus else "CPU only",
         "gpus": [g.name for g in gpus],
         "in_colab": in_colab(),
+        "hosted": hosted_platform(),
     }
 
 
 def in_colab() -> bool:
     return "google.colab" in sys.modules
+
+
+def hosted_platform() -> str | None:
+    """``"Colab"`` or ``"Kaggle"`` when the notebook runs there (their own TensorFlow, no course checkout), else None."""
+    if in_colab():
+        return "Colab"
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or os.environ.get("KAGGLE_URL_BASE"):
+        return "Kaggle"
+    return None
 
 
 def print_setup(mode: str | None = None, seed: int | None = None) -> dict:
@@ -111,7 +124,8 @@ def print_setup(mode: str | None = None, seed: int | None = None) -> dict:
     print(f"Python {info['python']} | TensorFlow {info['tensorflow']} | Keras {info['keras']}")
     print(f"Device: {info['device']} | mode: {info['mode']}" + (f" | seed: {seed}" if seed is not None else ""))
     if not info["gpus"]:
-        where = "Runtime > Change runtime type > GPU" if info["in_colab"] else "a machine with a GPU"
+        where = {"Colab": "Runtime > Change runtime type > GPU",
+                 "Kaggle": "Settings > Accelerator > GPU"}.get(info["hosted"], "a machine with a GPU")
         print(f"No GPU found: training runs on the CPU (fine for this course; faster on {where}).")
     return info
 
@@ -129,12 +143,18 @@ def check_versions(strict: bool = False) -> dict:
 
     found = {"tensorflow": tf.__version__, "keras": keras.__version__}
     if int(keras.__version__.split(".")[0]) < 3:
-        raise RuntimeError(f"Keras {keras.__version__} found; this course needs Keras 3 "
-                           "(pip install -r requirements.txt).")
+        raise RuntimeError(f"Keras {keras.__version__} found; this course needs Keras 3: "
+                           + ("pip install 'keras>=3.8' in a cell, then restart the runtime" if hosted_platform()
+                              else "run the course's environment (`make lab` in the course folder)"))
+    hosted = hosted_platform()
     for name, wanted in WRITTEN_FOR.items():
         if not found[name].startswith(wanted):
-            message = (f"{name} {found[name]} is installed; the notebooks were written for {wanted}.x. "
-                       "They should work, but if something breaks, install requirements.txt.")
+            advice = (f"keep {hosted}'s own {name} (replacing it breaks the runtime's GPU set-up); if a cell "
+                      "fails, restart the runtime and report it with this line" if hosted else
+                      "if something breaks, run the course's own environment (`make lab` or `python3 course.py lab` "
+                      "in the course folder), which installs the tested versions")
+            message = (f"{name} {found[name]} is installed; the notebooks were tested with {wanted}.x. "
+                       f"They should work; {advice}.")
             if strict:
                 raise RuntimeError(message)
             warnings.warn(message, stacklevel=2)

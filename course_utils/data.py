@@ -486,3 +486,23 @@ def subset_dataset(ds: Dataset, train: int | None, test: int | None = None, seed
     x_te, y_te = stratified_subset(ds.x_test, ds.y_test, test, seed)
     return Dataset(ds.name, x_tr, y_tr, x_te, y_te, ds.class_names, ds.source, ds.requested,
                    ds.fallback_reason, list(ds.notes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.data download [name ...]``: fetch and verify data sets into ``datasets/`` ahead of
+    time (before going offline, or once per CI cache); a copy already there is verified, not fetched again."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.data", description=main.__doc__.split(";")[0])
+    parser.add_argument("command", choices=["download"])
+    parser.add_argument("names", nargs="*", default=["fashion_mnist", "mnist", "cifar10"])
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per file (default 600)")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        ds = load_dataset(name, data_dir=course_datasets_dir(), timeout=args.timeout)
+        print(f"{name}: {len(ds.y_train)} training and {len(ds.y_test)} test images, verified, in {ds.source}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -56,32 +56,53 @@ def course_utils_not_installed(monkeypatch):
     sys.modules.update(saved)
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_setup_cell_installs_course_utils_in_colab(nb, course_utils_not_installed, monkeypatch):
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+def _fake_pip(monkeypatch, not_installed, fail_refs=()):
+    """Stand in for the network install: record pip commands, fail those naming a ref in ``fail_refs``."""
     calls = []
     real_run = subprocess.run
 
-    def fake_pip(cmd, *args, **kwargs):  # stands in for the network install; other commands run as usual
+    def fake(cmd, *args, **kwargs):
         if "pip" not in cmd:
             return real_run(cmd, *args, **kwargs)
         calls.append(cmd)
-        sys.meta_path.remove(course_utils_not_installed)
-        return subprocess.CompletedProcess(cmd, 0)
+        if any(cmd[-1].endswith(f"@{ref}") for ref in fail_refs):
+            return subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: no such tag (from the fake pip)")
+        if not_installed in sys.meta_path:
+            sys.meta_path.remove(not_installed)
+        return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
 
-    monkeypatch.setattr(subprocess, "run", fake_pip)
+    monkeypatch.setattr(subprocess, "run", fake)
+    return calls
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_setup_cell_installs_this_release_in_colab(nb, course_utils_not_installed, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    calls = _fake_pip(monkeypatch, course_utils_not_installed)
     namespace = {}
     exec(_setup_cell(nb), namespace)
-    assert len(calls) == 1
-    assert calls[0][1:4] == ["-m", "pip", "install"]
-    assert f"git+{config.REPOSITORY_URL}.git" in calls[0]
+    assert len(calls) == 1 and calls[0][1:4] == ["-m", "pip", "install"]
+    assert calls[0][-1].endswith(f"git+{config.REPOSITORY_URL}.git@{config.COURSE_REF}")
+    assert ("[tuning]" in calls[0][-1]) == (nb.stem == "08_tuning"), "08 needs KerasTuner, the others do not"
     assert "course_utils" in namespace
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS[:1], ids=[p.stem for p in NOTEBOOKS[:1]])
-def test_setup_cell_outside_colab_says_how_to_install(nb, course_utils_not_installed, monkeypatch):
+def test_kaggle_is_recognised_and_a_failed_install_shows_why(course_utils_not_installed, monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    with pytest.raises(ImportError, match="make setup"):
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    calls = _fake_pip(monkeypatch, course_utils_not_installed, fail_refs=(config.COURSE_REF,))
+    exec(_setup_cell(NOTEBOOKS[0]), {})
+    out = capsys.readouterr().out
+    assert [c[-1].rsplit("@", 1)[1] for c in calls] == [config.COURSE_REF, "main"], "the release first, then main"
+    assert f"from {config.COURSE_REF}: FAILED" in out and "no such tag (from the fake pip)" in out
+    assert "from main: done" in out
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS[:1], ids=[p.stem for p in NOTEBOOKS[:1]])
+def test_setup_cell_outside_colab_says_how_to_get_the_kernel(nb, course_utils_not_installed, monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    with pytest.raises(ImportError, match=r"not installed for this kernel .*make lab.*Work through the course"):
         exec(_setup_cell(nb), {})
 
 
