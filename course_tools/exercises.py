@@ -3,7 +3,8 @@
     python course.py exercises        # or: make exercises  ->  build/exercises/NN_*.ipynb
 
 Solutions live in the notebooks collapsed, either as ``<details>…</details>`` blocks in markdown or as code
-cells tagged ``solution``; the copies drop both and keep every exercise's question.
+cells tagged ``solution``; the copies drop both and keep every exercise's question. Each copy's "Open in Colab"
+badge opens the copy itself: the workflow publishes them on the ``exercises`` branch, in ``notebooks/``.
 """
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from pathlib import Path
 import nbformat
 
 from course_utils import config
+from .colab import _BADGE, badge_markdown
 from .run import list_notebooks
 
 SOLUTION_TAG = "solution"
+#: the branch the workflow publishes the exercise copies to (``notebooks/NN_*.ipynb`` there)
+EXERCISES_BRANCH = "exercises"
 _DETAILS = re.compile(r"\n?<details>.*?</details>\n?", re.DOTALL | re.IGNORECASE)
 
 
@@ -44,6 +48,8 @@ def write_exercise_copies(out_dir: Path | None = None) -> list[Path]:
     written = []
     for nb_path in list_notebooks():
         nb = strip_solutions(nbformat.read(nb_path, as_version=4))
+        badge = badge_markdown(nb_path.name, branch=EXERCISES_BRANCH)
+        nb.cells[0].source = _BADGE.sub(lambda _: badge, nb.cells[0].source)
         target = out_dir / nb_path.name
         nbformat.write(nb, target)
         written.append(target)

@@ -59,6 +59,8 @@ def test_exercise_copies_contain_no_solutions(tmp_path):
         text = path.read_text()
         assert "<details>" not in text and "Solution" not in text
         assert "## Exercises" in text, "the questions stay"
+        assert f"/blob/exercises/notebooks/{path.name})" in nb.cells[0].source, "the copy's badge opens the copy"
+        assert "/blob/main/" not in nb.cells[0].source
 
 
 def test_strip_solutions_handles_tagged_cells():
