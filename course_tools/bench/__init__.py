@@ -3,7 +3,8 @@
     python course.py bench                 # every part
     python course.py bench recipes         # one part: recipes | transfer | tuning
 
-Speed and accuracy targets live here, never in timed tests. Each part is a module
+Speed and accuracy targets live here, never in timed tests. Recording a run and the README tables made from it:
+``course_tools.bench.results``. Each part is a module
 ``course_tools.bench.<part>`` with ``run(out_dir) -> list[dict]``.
 """
 from __future__ import annotations

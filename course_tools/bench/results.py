@@ -1,0 +1,117 @@
+"""Recorded benchmark results (``results/bench/<part>.json``) and the README tables generated from them.
+
+    python -m course_tools.bench.results promote recipes build/bench/recipes.json "2026-11-26, idle 2-core EPYC"
+    python -m course_tools.bench.results readme        # rewrite the README's bench tables from results/bench/
+
+``make bench`` writes only under ``build/bench/``; recording a run is this explicit ``promote`` step, which refuses
+rows from the fallback data. A recorded file holds runs, each with when and where it was measured and its rows; a
+new run of a data set replaces the recorded run of that data set. The README's tables sit between
+``<!-- bench-table PART DATASET -->`` and ``<!-- /bench-table -->`` and are generated here; ``tests`` fail while
+they differ from the recorded files, so a table cannot drift from the measurement it reports.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from course_utils import config
+
+from . import recipes
+
+PARTS = ("recipes",)
+_BLOCK = re.compile(r"(<!-- bench-table (\w+) (\w+) -->\n)(.*?)(<!-- /bench-table -->)", re.DOTALL)
+
+
+def results_dir(root: Path | None = None) -> Path:
+    return Path(root or config.repo_root()) / "results" / "bench"
+
+
+def load(part: str, root: Path | None = None) -> dict:
+    path = results_dir(root) / f"{part}.json"
+    return json.loads(path.read_text()) if path.exists() else {"part": part, "runs": []}
+
+
+def promote(part: str, source: Path, recorded: str, root: Path | None = None) -> Path:
+    """Record the rows of ``source`` (a ``build/bench/<part>.json``) as one run measured ``recorded``."""
+    if part not in PARTS:
+        raise SystemExit(f"unknown part {part!r}; recorded parts: {PARTS}")
+    rows = json.loads(Path(source).read_text())
+    if not rows:
+        raise SystemExit(f"{source}: no rows to record")
+    bad = sorted({r.get("dataset", "?") for r in rows if r.get("dataset") not in recipes.DATASETS or r.get("error")})
+    if bad:
+        raise SystemExit(f"{source}: not recording: rows for {bad} (fallback data, unknown data set or an error)")
+    datasets = sorted({r["dataset"] for r in rows})
+    recorded_file = load(part, root)
+    kept = [run for run in recorded_file["runs"] if not set(run["datasets"]) & set(datasets)]
+    recorded_file["runs"] = kept + [{"recorded": recorded, "datasets": datasets, "rows": rows}]
+    path = results_dir(root) / f"{part}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded_file, indent=1) + "\n")
+    return path
+
+
+def _target_text(dataset: str, recipe: str) -> str:
+    min_acc, max_ratio = recipes.TARGETS.get((dataset, recipe), (None, None))
+    parts = [f"≥ {min_acc:.1%}"] if min_acc else []
+    if max_ratio:
+        parts.append(f"≤ {max_ratio:.0f} s" if dataset == "cifar10" else f"≤ {max_ratio:g}× reference time")
+    return ", ".join(parts) or "–"
+
+
+def recipes_table(dataset: str, recorded: dict) -> str:
+    """The markdown table of one data set's recorded recipe rows, with today's targets and whether each is met."""
+    runs = [run for run in recorded["runs"] if dataset in run["datasets"]]
+    if not runs:
+        return f"*(no recorded run for {dataset}: `make bench PART=recipes`, then `promote`)*\n"
+    run = runs[-1]
+    rows = [r for r in run["rows"] if r["dataset"] == dataset]
+    reference = next((r["wall_seconds"] for r in rows if r["recipe"] == "reference"), None)
+    lines = [f"Recorded {run['recorded']}.", "",
+             "| recipe | test accuracy | training s | epochs | × reference | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['wall_seconds'] / reference:.2f}" if reference else "–"
+        verdict = "yes" if recipes._verdict(r, reference) == "ok" else "**no**"
+        lines.append(f"| {r['recipe']} | {r['test_accuracy']:.2%} | {r['wall_seconds']:.0f} | {r.get('epochs') or '–'} "
+                     f"| {ratio} | {_target_text(dataset, r['recipe'])} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def render(part: str, dataset: str, root: Path | None = None) -> str:
+    if part != "recipes":
+        raise ValueError(f"no README table is generated for part {part!r}")
+    return recipes_table(dataset, load(part, root))
+
+
+def readme_blocks(text: str) -> list[tuple[str, str, str]]:
+    """``(part, dataset, current table)`` for every generated block of the README's ``text``."""
+    return [(m.group(2), m.group(3), m.group(4)) for m in _BLOCK.finditer(text)]
+
+
+def sync_readme(readme: Path | None = None, root: Path | None = None) -> bool:
+    """Regenerate every bench table of the README; True when the file changed."""
+    readme = Path(readme or Path(root or config.repo_root()) / "README.md")
+    text = readme.read_text()
+    new = _BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), root) + m.group(5), text)
+    if new != text:
+        readme.write_text(new)
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["promote"] and len(argv) == 4:
+        print(f"recorded in {promote(argv[1], Path(argv[2]), argv[3])}")
+        argv = ["readme"]
+    if argv == ["readme"]:
+        print("README.md: bench tables " + ("regenerated" if sync_readme() else "already up to date"))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Recorded benchmark results and the README tables generated from them (course_tools.bench.results)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from course_tools.bench import results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_tables_are_the_recorded_results():
+    text = (ROOT / "README.md").read_text()
+    blocks = results.readme_blocks(text)
+    assert {(part, dataset) for part, dataset, _ in blocks} == {("recipes", "fashion_mnist"), ("recipes", "cifar10")}
+    for part, dataset, table in blocks:
+        assert table == results.render(part, dataset), (
+            f"README's {part}/{dataset} table differs from results/bench/{part}.json: "
+            "run `python -m course_tools.bench.results readme`")
+
+
+def _rows(dataset="fashion_mnist", **extra):
+    return [{"dataset": dataset, "recipe": "reference", "test_accuracy": 0.9, "wall_seconds": 100.0, "epochs": 5, **extra},
+            {"dataset": dataset, "recipe": "course", "test_accuracy": 0.925, "wall_seconds": 90.0, "epochs": 4}]
+
+
+def test_promote_replaces_the_run_of_the_same_data_set_and_keeps_the_others(tmp_path):
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(_rows("cifar10")))
+    results.promote("recipes", build, "first", root=tmp_path)
+    build.write_text(json.dumps(_rows()))
+    results.promote("recipes", build, "second", root=tmp_path)
+    build.write_text(json.dumps(_rows()[:1]))
+    path = results.promote("recipes", build, "third", root=tmp_path)
+    runs = json.loads(path.read_text())["runs"]
+    assert [(r["recorded"], r["datasets"]) for r in runs] == [("first", ["cifar10"]), ("third", ["fashion_mnist"])]
+
+
+@pytest.mark.parametrize("rows", [_rows("digits"), _rows(error="boom"), []], ids=["fallback", "error", "empty"])
+def test_promote_refuses_what_is_not_a_real_measurement(tmp_path, rows):
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(rows))
+    with pytest.raises(SystemExit, match="recipes.json"):
+        results.promote("recipes", build, "x", root=tmp_path)
+    assert not (tmp_path / "results").exists(), "nothing recorded"
+
+
+def test_tables_judge_rows_against_the_targets(tmp_path):
+    build = tmp_path / "recipes.json"
+    rows = _rows()
+    rows[1]["wall_seconds"] = 150.0  # accurate enough, but slower than the reference: the 1x target is missed
+    build.write_text(json.dumps(rows))
+    results.promote("recipes", build, "when", root=tmp_path)
+    table = results.render("recipes", "fashion_mnist", root=tmp_path)
+    assert "| course | 92.50% | 150 | 4 | 1.50 | ≥ 92.0%, ≤ 1× reference time | **no** |" in table
+    assert "| reference | 90.00% | 100 | 5 | 1.00 | ≥ 90.5% | **no** |" in table
+    assert "no recorded run for cifar10" in results.render("recipes", "cifar10", root=tmp_path)
+
+
+def test_sync_rewrites_only_the_marked_blocks(tmp_path):
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(_rows()))
+    results.promote("recipes", build, "when", root=tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench-table recipes fashion_mnist -->\nstale\n<!-- /bench-table -->\nend\n")
+    assert results.sync_readme(readme, root=tmp_path)
+    text = readme.read_text()
+    assert "stale" not in text and "| course | 92.50% |" in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert not results.sync_readme(readme, root=tmp_path), "a second run changes nothing"
