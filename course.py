@@ -100,6 +100,10 @@ def start_lab(args: list[str]) -> int:
     if spec.display_name != KERNEL_DISPLAY_NAME:
         print(f"[lab] warning: kernel {KERNEL_NAME!r} is {spec.display_name!r} here, the notebooks say "
               f"{KERNEL_DISPLAY_NAME!r}; saving a notebook will change its metadata", flush=True)
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    if not overrides.exists():  # no "get notified about Jupyter news?" pop-up over the first lesson
+        overrides.parent.mkdir(parents=True, exist_ok=True)
+        overrides.write_text('{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}\n')
     print(f"[lab] JupyterLab in notebooks/ with kernel {KERNEL_DISPLAY_NAME!r} ({sys.executable}); "
           "Ctrl+C to stop", flush=True)
     return subprocess.run([sys.executable, "-m", "jupyterlab", *args], cwd=ROOT / "notebooks").returncode
