@@ -1,46 +1,32 @@
-"""course_utils.transfer: where MobileNet's weights come from (local file, download, course-pretrained), and the
-recipe notebook 07 teaches (the same code as its cells: tests/test_lesson_sources.py checks that)."""
-import shutil
+"""course_utils.transfer: the recipe notebook 07 teaches (the same code as its cells: tests/test_lesson_sources.py
+checks that), and make bench PART=transfer. Where the weights come from: tests/test_backbones.py."""
+import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import transfer
-from course_utils.download import DownloadError
-
-V1_FILE = transfer.WEIGHTS_FILE
-
-
-@pytest.fixture
-def no_weights(monkeypatch, tmp_path):
-    """No weights anywhere: empty Keras cache, no COURSE_WEIGHTS_DIR, no data dir, empty course datasets/."""
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.delenv("COURSE_WEIGHTS_DIR", raising=False)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "no-data"))
-    monkeypatch.setattr("course_utils.data.course_datasets_dir", lambda: tmp_path / "empty-datasets")
-    return tmp_path
+from course_utils import backbones, transfer
 
 
 @pytest.fixture
 def v1_weights(shared_data):
-    path = shared_data / "weights" / V1_FILE
+    path = shared_data / "weights" / backbones.WEIGHTS_FILE
     if not path.is_file():
         pytest.skip(f"{path} not found")
     return path
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from course_utils.data import load_digits_dataset
-
-    return load_digits_dataset(size=16)
-
-
-def _classes(x, y, classes):
-    keep = np.isin(y, classes)
-    return x[keep], np.searchsorted(classes, y[keep])
+@pytest.fixture
+def mixed_precision():
+    """The GPU's dtype policy for one test; the previous one afterwards, whatever happens."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _random_base(size=32, n_layers=None):
@@ -55,109 +41,14 @@ def _images(n, size=16, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
 
 
-# --- where the weights come from ------------------------------------------------------------------
-
-def test_local_imagenet_weights_are_found_and_load(no_weights, v1_weights, monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_WEIGHTS_DIR", str(v1_weights.parent))
-    monkeypatch.setattr(transfer, "download", lambda *a, **k: pytest.fail("must not download"))
-    weights = transfer.choose_weights()
-    assert weights.source == "imagenet-local" and weights.path == str(v1_weights) and weights.tried == []
-    assert "Path taken: imagenet-local" in capsys.readouterr().out
-    base = transfer.pretrained_base(weights.path, 32)
-    model = transfer.build_transfer_model(base, 3, (32, 32, 3))
-    assert not base.trainable and not base.trainable_weights
-    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 256 * 3 + 3  # the head only
-    assert model.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 3)
-
-
-def test_local_file_also_found_in_data_dir_weights(no_weights, v1_weights):
-    weights = transfer.choose_weights(data_dir=v1_weights.parent.parent, allow_download=False, verbose=False)
-    assert weights.source == "imagenet-local"
-
-
-def test_download_path_is_tried_and_cached(no_weights, v1_weights, monkeypatch, capsys):
-    urls = []
-
-    def fake_download(url, dest, checksum=None, timeout=None):
-        urls.append(url)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(v1_weights, dest)
-        return dest
-
-    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.setattr(transfer, "download", fake_download)
-    weights = transfer.choose_weights()
-    assert weights.source == "imagenet-download" and urls == [transfer.WEIGHTS_URL]
-    assert weights.path == str(no_weights / "keras-home" / "models" / V1_FILE)
-    assert "Path taken: imagenet-download" in capsys.readouterr().out
-    # next time the cached copy is a local file: no download
-    monkeypatch.setattr(transfer, "download", lambda *a, **k: pytest.fail("must not download again"))
-    assert transfer.choose_weights(verbose=False).source == "imagenet-local"
-
-
-def test_failed_download_without_source_data_explains_what_to_do(no_weights, monkeypatch):
-    def failing(url, dest, checksum=None, timeout=None):
-        raise DownloadError(f"{url}: download failed (no network in tests)")
-
-    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    monkeypatch.setattr(transfer, "download", failing)
-    with pytest.raises(transfer.BackboneUnavailableError, match="no network in tests") as info:
-        transfer.choose_weights(verbose=False)
-    assert V1_FILE in str(info.value) and "COURSE_WEIGHTS_DIR" in str(info.value)
-    assert "source_data" in str(info.value)
-
-
-def test_offline_without_weights_trains_the_course_weights(offline, no_weights, digits, monkeypatch, capsys):
-    monkeypatch.setattr(transfer, "download", lambda *a, **k: pytest.fail("must not download offline"))
-    src = _classes(digits.x_train, digits.y_train, [0, 1, 2, 3, 4])
-    cache = no_weights / "artifacts" / "course_mobilenet.weights.h5"
-    weights = transfer.choose_weights(source_data=src, image_size=32, pretrain_epochs=1, pretrain_path=cache)
-    assert weights.source == "course-pretrained" and weights.path == str(cache) and cache.exists()
-    out = capsys.readouterr().out
-    assert "Path taken: course-pretrained" in out and "download not allowed" in out
-    # the notebook loads the file like the ImageNet one, into the same architecture, at any size
-    trained = transfer.pretrained_base(weights.path, 32)
-    assert not all(np.allclose(w, 0) for w in trained.get_weights())
-    # the saved weights are reused: no training the second time
-    monkeypatch.setattr(transfer, "pretrain_weights", lambda *a, **k: pytest.fail("must reuse the saved weights"))
-    again = transfer.choose_weights(source_data=src, image_size=32, pretrain_path=cache)
-    assert again.source == "course-pretrained" and "reusing" in capsys.readouterr().out
-    for a, b in zip(transfer.pretrained_base(again.path, 48).get_weights(), trained.get_weights()):
-        np.testing.assert_array_equal(a, b)
-
-
-# --- bad inputs ---------------------------------------------------------------------------------
-
-def test_no_weights_and_no_source_data_explains_what_to_do(no_weights):
-    with pytest.raises(transfer.BackboneUnavailableError, match=V1_FILE) as info:
-        transfer.choose_weights(allow_download=False, verbose=False)
-    assert "COURSE_WEIGHTS_DIR" in str(info.value) and "source_data" in str(info.value)
-    assert "download not allowed" in str(info.value)
-
-
-def test_corrupt_weights_file_is_named(no_weights, monkeypatch):
-    folder = no_weights / "weights"
-    folder.mkdir()
-    (folder / V1_FILE).write_text("not an HDF5 file")
-    monkeypatch.setenv("COURSE_WEIGHTS_DIR", str(folder))
-    with pytest.raises(transfer.WeightsError, match=V1_FILE) as info:
-        transfer.choose_weights(allow_download=False, verbose=False)
-    assert "cannot load" in str(info.value)
-    assert (folder / V1_FILE).exists(), "the user's file must not be deleted"
-
-
-def test_corrupt_course_weights_cache_is_named(offline, no_weights, digits):
-    bad = no_weights / "course_mobilenet.weights.h5"
-    bad.write_text("garbage")
-    with pytest.raises(transfer.WeightsError, match="course_mobilenet.weights.h5"):
-        transfer.choose_weights(source_data=(digits.x_train, digits.y_train), pretrain_path=bad, verbose=False)
-
-
-def test_pretrain_weights_refuses_bad_input(tmp_path):
-    with pytest.raises(ValueError, match="3 images and 2 labels"):
-        transfer.pretrain_weights(np.zeros((3, 8, 8), "uint8"), np.zeros(2), tmp_path / "w.weights.h5", 32, 1)
-    with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
-        transfer.pretrain_weights(np.zeros((3, 8, 8), "uint8"), np.zeros(3), tmp_path / "w.h5", 32, 1)
+def _stripes(per_class, size=16, seed=0):
+    """A tiny separable task: horizontal, vertical or diagonal stripes (classes 0, 1, 2), with pixel noise."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.indices((size, size))
+    patterns = np.stack([rows // 2 % 2, cols // 2 % 2, (rows + cols) // 2 % 2]) * 200.0
+    y = rng.permutation(np.repeat(np.arange(3), per_class))
+    x = patterns[y][..., None].repeat(3, axis=-1) + rng.normal(0, 20, (len(y), size, size, 3))
+    return np.clip(x, 0, 255).astype("float32"), y
 
 
 # --- the recipe -----------------------------------------------------------------------------------
@@ -172,6 +63,31 @@ def test_model_resizes_and_preprocesses_inside():
     by_hand = base(keras.applications.mobilenet.preprocess_input(tf.image.resize(x, (32, 32))), training=False)
     np.testing.assert_allclose(features.predict(x, verbose=0), np.mean(np.asarray(by_hand), axis=(1, 2)),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_under_mixed_precision_the_head_outputs_float32_probabilities(mixed_precision):
+    base = transfer.pretrained_base(None, 32)
+    model = transfer.build_transfer_model(base, 5, (16, 16, 3))
+    assert base.get_layer("conv_pw_13").compute_dtype == "float16", "the backbone does compute in float16"
+    probs = model(_images(4), training=False)
+    assert probs.dtype == "float32"
+    np.testing.assert_allclose(np.sum(np.asarray(probs), axis=1), 1.0, atol=1e-6)
+
+
+def test_feature_extraction_learns_a_separable_task_and_the_frozen_base_does_not_move(v1_weights):
+    keras.utils.set_random_seed(0)
+    base = transfer.pretrained_base(str(v1_weights), 64)
+    model = transfer.build_transfer_model(base, 3, (16, 16, 3))
+    before = [np.asarray(w).copy() for w in base.weights]  # kernels and batch-norm statistics
+    head_before = np.asarray(model.layers[-1].kernel).copy()
+    x, y = _stripes(10)
+    transfer.compile_and_fit(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(30), None, 10, lr=1e-2,
+                             verbose=0)
+    x_test, y_test = _stripes(20, seed=1)
+    assert model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"] >= 0.9  # chance: 1/3
+    for b, a in zip(before, base.weights):
+        np.testing.assert_array_equal(b, np.asarray(a))
+    assert not np.allclose(head_before, model.layers[-1].kernel), "only the head learned"
 
 
 def test_unfreeze_top_keeps_lower_layers_and_batch_norm_frozen():
@@ -203,15 +119,16 @@ def test_compile_and_fit_continues_the_epoch_count():
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4), "recompiled with the new learning rate"
 
 
-def test_compare_by_size_rows(digits):
-    x, y = _classes(digits.x_train, digits.y_train, [0, 1, 2])
-    x = np.repeat(x[..., None], 3, axis=-1).astype("float32")
-    test_ds = tf.data.Dataset.from_tensor_slices((x[:30], y[:30])).batch(16)
-    rows = transfer.compare_by_size(None, (x, y), test_ds, 3, [2, 4], 32, 1, 1, 25)
+def test_compare_by_size_draws_n_per_class_and_transfer_learns(v1_weights):
+    x, y = _stripes(12)
+    x_test, y_test = _stripes(20, seed=1)
+    test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(60)
+    rows = transfer.compare_by_size(str(v1_weights), (x, y), test_ds, 3, [10], 64, 10, 1, 3, head_lr=1e-2)
     assert [(r["per_class"], r["method"]) for r in rows] == [
-        (n, m) for n in (2, 4) for m in ("from scratch", "feature extraction", "fine-tuning")]
-    assert [r["train_images"] for r in rows] == [6] * 3 + [12] * 3
-    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["seconds"] >= 0 for r in rows)
+        (10, m) for m in ("from scratch", "feature extraction", "fine-tuning")]
+    assert [r["train_images"] for r in rows] == [30] * 3  # 10 of each class out of 12
+    accuracy = {r["method"]: r["test_accuracy"] for r in rows}
+    assert accuracy["feature extraction"] >= 0.9 and accuracy["fine-tuning"] >= 0.9, accuracy  # chance: 1/3
 
 
 def test_saved_model_round_trip(tmp_path):
@@ -239,17 +156,45 @@ def test_weight_change_counts_only_unfrozen_weights():
 
 # --- make bench PART=transfer ----------------------------------------------------------------------
 
-def test_bench_transfer_runs_on_a_small_subset(shared_data, v1_weights, tmp_path, monkeypatch):
+def test_bench_transfer_wires_the_experiments(v1_weights, tmp_path, monkeypatch):
+    """Part 1 trains for real (one epoch each); parts 2 and 3 run notebook 07's compare_by_size and the course's
+    pretraining (tested above and in test_backbones.py), so here stand-ins record what the bench gives them. The
+    data: CIFAR-shaped random images (what flows where is the point, not what is learned)."""
     from course_tools.bench import transfer as bench_transfer
     from course_utils import data
 
-    small = data.subset_dataset(data.load_dataset("cifar10", data_dir=shared_data, download_ok=False, verbose=False),
-                                train=300, test=100)
+    rng = np.random.default_rng(0)
+    small = data.Dataset("cifar10", rng.integers(0, 256, (300, 32, 32, 3), dtype="uint8"), np.arange(300) % 10,
+                         rng.integers(0, 256, (100, 32, 32, 3), dtype="uint8"), np.arange(100) % 10,
+                         [f"class {i}" for i in range(10)], "random, CIFAR-shaped")
     monkeypatch.setattr(bench_transfer.data, "load_dataset", lambda *a, **k: small)
-    rows = bench_transfer.run(tmp_path, full_head_epochs=1, full_ft_epochs=1, small_head_epochs=1, small_ft_epochs=1,
-                              pretrain_epochs=1, size=32, per_class=3, weights_dir=v1_weights.parent)
+    compared, pretrained = [], []
+
+    def fake_compare(weights, train, test_ds, num_classes, sizes, *args, **kwargs):
+        x, y = train
+        test_labels = np.concatenate([labels for _, labels in test_ds.as_numpy_iterator()])
+        compared.append({"weights": str(weights), "counts": np.bincount(y).tolist(), "num_classes": num_classes,
+                         "test_classes": np.unique(test_labels).tolist(), "max_pixel": float(x.max())})
+        return [{"per_class": sizes[0], "train_images": len(y), "method": method, "test_accuracy": 0.5,
+                 "seconds": 0.0} for method in ("from scratch", "feature extraction", "fine-tuning")]
+
+    def fake_pretrain(x, y, path, *args, **kwargs):
+        pretrained.append(np.unique(y).tolist())
+        return path
+
+    monkeypatch.setattr(bench_transfer.transfer, "compare_by_size", fake_compare)
+    monkeypatch.setattr(bench_transfer.backbones, "pretrain_weights", fake_pretrain)
+    rows = bench_transfer.run(tmp_path, full_head_epochs=1, full_ft_epochs=1, size=32, per_class=3,
+                              weights_dir=v1_weights.parent)
     assert [r["experiment"] for r in rows] == ["full CIFAR-10"] * 2 + ["3 per class, 10 classes"] * 3 + [
         "3 per class, CIFAR classes 5-9"] * 6
     assert [r["source"] for r in rows[-6:]] == ["course-pretrained"] * 3 + ["imagenet-local"] * 3
-    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
-    assert (tmp_path / "transfer.json").exists()
+    assert rows[0]["train_images"] == 270  # 300 less 30 for validation
+    assert rows[1]["beats_reference"] == (rows[1]["test_accuracy"] > bench_transfer.REFERENCE_CNN)
+    assert json.loads((tmp_path / "transfer.json").read_text()) == rows
+    # 3 images of each class, pixels in [0, 255]; the target task is classes 5-9 relabelled 0-4, tested on them
+    assert [c["counts"] for c in compared] == [[3] * 10, [3] * 5, [3] * 5]
+    assert [c["test_classes"] for c in compared] == [list(range(10)), list(range(5)), list(range(5))]
+    assert all(c["max_pixel"] > 1 for c in compared)
+    assert pretrained == [[0, 1, 2, 3, 4]], "the course's weights learn only the source classes"
+    assert compared[2]["weights"] == str(v1_weights) and compared[1]["weights"] != str(v1_weights)

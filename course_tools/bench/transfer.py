@@ -4,13 +4,15 @@
 
 Every model here is built and trained by notebook 07's own functions (``transfer.pretrained_base``,
 ``build_transfer_model``, ``compile_and_fit``, ``unfreeze_top``, ``compare_by_size``: the same code as the
-notebook's cells), on images fed through the frozen backbone at every step, as in the notebook.
+notebook's cells), on images fed through the frozen backbone at every step, as in the notebook. The weights come
+from ``backbones.choose_weights`` (the checksummed ImageNet file), the data through ``pipeline.make_dataset`` and
+``data.stratified_subset``.
 
 1. Full CIFAR-10 through the MobileNet v1 (alpha 0.25) ImageNet backbone at 128 px: test accuracy and wall time
    of feature extraction (a few epochs: 45,000 images at 128 px are slow on a CPU) and of fine-tuning the whole
    backbone (batch norm frozen), against the reference CIFAR CNN (about 66-70% trained from scratch on all images).
 2. 100 labelled images per class: transfer (feature extraction, then fine-tuning) vs from scratch, same epochs.
-3. The bare-offline path: MobileNet weights the course trains on CIFAR classes 0-4 (``transfer.pretrain_weights``,
+3. The bare-offline path: MobileNet weights the course trains on CIFAR classes 0-4 (``backbones.pretrain_weights``,
    as notebook 07 does without ImageNet weights), moved to classes 5-9 (100 images per class), vs from scratch;
    and the ImageNet weights on the same task for comparison.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import config, data, transfer
+from course_utils import backbones, config, data, pipeline, transfer
 
 SIZE = 128
 REFERENCE_CNN = 0.66  # the reference CIFAR CNN trained from scratch on all 50,000 images (bench recipes)
@@ -43,18 +45,16 @@ def _classes(x, y, classes):
     return x[keep], np.searchsorted(np.asarray(classes), y[keep]).astype("int64")
 
 
-def _dataset(x, y, batch_size: int = 64, shuffle: bool = False, seed: int = config.DEFAULT_SEED):
-    """uint8 arrays as a batched tf.data pipeline of float pixels in [0, 255] (as notebook 07's folders give)."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype="int64")))
-    if shuffle:
-        ds = ds.shuffle(min(len(y), 50_000), seed=seed)
-    ds = ds.batch(batch_size).map(lambda images, labels: (tf.cast(images, tf.float32), labels))
-    return ds.prefetch(tf.data.AUTOTUNE)
+def _dataset(x, y, batch_size: int = 64, training: bool = False, seed: int = config.DEFAULT_SEED):
+    """The course's pipeline (``pipeline.make_dataset``, pixels in [0, 1]) scaled back to the [0, 255] that
+    notebook 07's models take (what its folders give); not cached: 45,000 float images would fill the memory."""
+    dataset = pipeline.make_dataset(x, np.asarray(y, dtype="int64"), batch_size, training=training, seed=seed,
+                                    cache=False)
+    return dataset.map(lambda images, labels: (images * 255.0, labels))
 
 
 def _per_class(x, y, n: int, seed: int):
+    """``n`` images of each class (``data.stratified_subset``), as float pixels in [0, 255]."""
     x, y = data.stratified_subset(x, y, n * len(np.unique(y)), seed=seed)
     return x.astype("float32"), y
 
@@ -80,12 +80,12 @@ def run(out_dir, seed: int = config.DEFAULT_SEED, full_head_epochs: int = 3, ful
     ds = data.load_dataset("cifar10", download_ok=False)
     x_test, y_test = ds.x_test, ds.y_test.astype("int64")
     test_ds = _dataset(x_test, y_test, 256)
-    weights = transfer.choose_weights(weights_dir=weights_dir, allow_download=False)
+    weights = backbones.choose_weights(weights_dir=weights_dir, allow_download=False)
     shape = ds.x_train.shape[1:]
 
     # 1. all 50,000 images (45,000 train + 5,000 validation)
     train, val = _split_val(ds.x_train, ds.y_train.astype("int64"), min(5_000, len(ds.y_train) // 10), seed)
-    train_ds, val_ds = _dataset(*train, shuffle=True, seed=seed), _dataset(*val, 256)
+    train_ds, val_ds = _dataset(*train, training=True, seed=seed), _dataset(*val, 256)
     keras.utils.set_random_seed(seed)
     base = transfer.pretrained_base(weights.path, size)
     model = transfer.build_transfer_model(base, 10, shape)
@@ -119,8 +119,8 @@ def run(out_dir, seed: int = config.DEFAULT_SEED, full_head_epochs: int = 3, ful
     tgt_train = _per_class(*_classes(*train, [5, 6, 7, 8, 9]), per_class, seed)
     tgt_test = _dataset(*_classes(x_test, y_test, [5, 6, 7, 8, 9]), 256)
     start = time.perf_counter()
-    course_weights = transfer.pretrain_weights(src_x, src_y, Path(tempfile.mkdtemp()) / "course.weights.h5", size,
-                                               pretrain_epochs, seed=seed)
+    course_weights = backbones.pretrain_weights(src_x, src_y, Path(tempfile.mkdtemp()) / "course.weights.h5", size,
+                                                pretrain_epochs, seed=seed)
     pretrain_seconds = time.perf_counter() - start
     for source, path in (("course-pretrained", course_weights), (weights.source, weights.path)):
         for row in transfer.compare_by_size(str(path), tgt_train, tgt_test, 5, [per_class], size, small_head_epochs,
