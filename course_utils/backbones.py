@@ -211,3 +211,22 @@ def _announce(weights: BackboneWeights, tried: list[str], verbose: bool) -> Back
             print(f"  tried: {line}")
         print(weights.summary())
     return weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils.backbones download``: fetch and verify the ImageNet weights into ``datasets/weights``
+    ahead of time (before going offline, or once per CI cache); a verified copy already there is kept."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.backbones", description=main.__doc__.split(";")[0])
+    parser.add_argument("command", choices=["download"])
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    args = parser.parse_args(argv)
+    target = data.course_datasets_dir() / "weights" / WEIGHTS_FILE
+    path = download(WEIGHTS_URL, target, checksum=WEIGHTS_SHA256, timeout=args.timeout)
+    print(f"{WEIGHTS_FILE}: verified (SHA-256 {WEIGHTS_SHA256[:12]}...) in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
