@@ -17,6 +17,7 @@ triggers a silent fallback. The recipe that uses the weights is :mod:`course_uti
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     args = parser.parse_args(argv)
     target = data.course_datasets_dir() / "weights" / WEIGHTS_FILE
-    path = download(WEIGHTS_URL, target, checksum=WEIGHTS_SHA256, timeout=args.timeout)
+    try:
+        path = download(WEIGHTS_URL, target, checksum=WEIGHTS_SHA256, timeout=args.timeout)
+    except (DownloadError, ChecksumError) as exc:
+        print(f"{WEIGHTS_FILE}: not downloaded: {exc}", file=sys.stderr)
+        return 1
     print(f"{WEIGHTS_FILE}: verified (SHA-256 {WEIGHTS_SHA256[:12]}...) in {path}")
     return 0
 

@@ -21,6 +21,7 @@ import io
 import os
 import pickle
 import shutil
+import sys
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -499,7 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per file (default 600)")
     args = parser.parse_args(argv)
     for name in args.names:
-        ds = load_dataset(name, data_dir=course_datasets_dir(), timeout=args.timeout)
+        try:
+            ds = load_dataset(name, data_dir=course_datasets_dir(), timeout=args.timeout)
+        except (DataUnavailableError, DatasetError) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
         print(f"{name}: {len(ds.y_train)} training and {len(ds.y_test)} test images, verified, in {ds.source}")
     return 0
 
