@@ -2,9 +2,15 @@
 
 Taught in notebook 02 ("Bring your own images"). Two layouts are accepted:
 
-* a **class folder**: one sub-folder per class, images inside (``my_images/cat/001.jpg``);
-* a **CSV file** with a header row ``filename,label``; each file name is relative to the CSV's folder
-  (``images/cat_001.png``) or a plain name found in an ``images/`` folder beside the CSV.
+* a **class folder**: one sub-folder per class, images inside (``my_images/cat/001.jpg``; images in
+  sub-folders of a class folder belong to that class);
+* a **CSV file** with a header row naming the columns ``filename`` and ``label`` (either order); each file
+  name is relative to the CSV's folder (``images/cat_001.png``) or a plain name found in an ``images/``
+  folder beside the CSV.
+
+What a layout lists and what is wrong with it are decided by :mod:`course_utils.layouts`, the rules of the
+course's reader too: a data set with no errors here is one :func:`course_utils.image_folders.read_dataset`
+reads.
 
 Usage::
 
@@ -27,7 +33,6 @@ from its extension.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import io
 import json
@@ -38,9 +43,9 @@ import sys
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
-from .image_folders import CSV_IMAGES, IMAGE_EXTENSIONS
+from .layouts import ERROR, WARNING, Listing, has_image_extension, layout_of, scan_layout, unsupported_type
 
 #: Pillow's format names accepted for each extension (phone JPEGs often open as "MPO").
 FORMAT_EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "MPO": (".jpg", ".jpeg"), "PNG": (".png",),
@@ -50,7 +55,6 @@ DEFAULT_MIN_EDGE = 256
 DEFAULT_MAX_BYTES = 6_000_000
 #: 40 megapixels (e.g. 8000 x 5000): far above what a classifier needs, far below what exhausts memory.
 DEFAULT_MAX_PIXELS = 40_000_000
-ERROR, WARNING = "error", "warning"
 
 
 @dataclass(frozen=True)
@@ -174,11 +178,10 @@ def _check_image(path: Path, rel: str, label: str, report: Report, opts: dict) -
         opts["bar"].update(1)
     from PIL import Image, UnidentifiedImageError
 
-    ext = path.suffix.lower()
-    if ext not in IMAGE_EXTENSIONS:
-        report.add(ERROR, rel, f"unsupported file type '{ext or '(no extension)'}'; accepted: "
-                               f"{', '.join(IMAGE_EXTENSIONS)} (convert it, or remove it from the class folder)")
+    if not has_image_extension(path.name):
+        report.add(ERROR, rel, f"{unsupported_type(path.name)} (convert it, or remove it from the class folder)")
         return None
+    ext = path.suffix.lower()
     try:
         st = path.stat()
     except OSError as exc:
@@ -246,150 +249,23 @@ def _check_image(path: Path, rel: str, label: str, report: Report, opts: dict) -
 
 # --- the two layouts ---------------------------------------------------------------------------
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
-def _check_folder_layout(root: Path, report: Report, opts: dict) -> tuple[list[_Image], dict, int]:
-    real_root = root.resolve()
-    images, files_per_class, checked = [], {}, 0
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_symlink() and not _inside(entry.resolve(), real_root):
-            report.add(ERROR, entry.name + ("/" if entry.is_dir() else ""),
-                       "symbolic link pointing outside the data set; not opened")
-            continue
-        if entry.is_file():
-            hint = ("; to use a CSV of labels, pass the CSV file itself" if entry.suffix.lower() == ".csv"
-                    else "; put each image in its class's sub-folder")
-            report.add(WARNING, entry.name, f"file outside any class folder, ignored{hint}")
-            continue
-        if not entry.is_dir():
-            continue
-        label = entry.name
-        files_per_class[label] = 0
-        for dirpath, dirnames, filenames in os.walk(entry, followlinks=False):
-            dirpath = Path(dirpath)
-            for d in list(dirnames):
-                sub = dirpath / d
-                if d.startswith("."):
-                    dirnames.remove(d)
-                elif sub.is_symlink():
-                    dirnames.remove(d)
-                    if _inside(sub.resolve(), real_root):
-                        report.add(WARNING, _rel(sub, root) + "/", "symbolic link to a folder; not followed")
-                    else:
-                        report.add(ERROR, _rel(sub, root) + "/", "symbolic link pointing outside the data set; "
-                                                                 "not opened")
-                else:
-                    report.add(WARNING, _rel(sub, root) + "/",
-                               f"folder inside the class folder '{label}': its images are checked, but "
-                               f"course_utils.image_folders reads only files directly in '{label}/' (Keras's "
-                               f"image_dataset_from_directory reads them all); move them up to be sure")
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                path = dirpath / name
-                rel = _rel(path, root)
-                files_per_class[label] += 1
-                checked += 1
-                if path.is_symlink():
-                    target = Path(os.path.realpath(path))
-                    if not _inside(target, real_root):
-                        report.add(ERROR, rel, "symbolic link pointing outside the data set; not opened")
-                        continue
-                    if not target.exists():
-                        report.add(ERROR, rel, "unreadable: broken symbolic link (its target does not exist)")
-                        continue
-                img = _check_image(path, rel, label, report, opts)
-                if img:
-                    images.append(img)
-        if files_per_class[label] == 0:
-            report.add(ERROR, label + "/", "empty class folder (no images); add images or remove the folder")
-    return images, files_per_class, checked
-
-
-def _csv_target(raw: str, base: Path) -> tuple[Path | None, str | None]:
-    """Resolve a CSV file name below ``base`` (the CSV's folder); (path, None) or (None, why it is refused)."""
-    name = raw.strip().replace("\\", "/")
-    if (PurePosixPath(name).is_absolute() or PureWindowsPath(raw.strip()).is_absolute()
-            or PureWindowsPath(raw.strip()).drive):
-        return None, "absolute path; file names must be relative to the CSV's folder; not opened"
-    if ".." in PurePosixPath(name).parts:
-        return None, "path leaves the data set's folder ('..'); not opened"
-    candidates = [base / name]
-    if len(PurePosixPath(name).parts) == 1:
-        candidates.append(base / CSV_IMAGES / name)
-    real_base = base.resolve()
-    for cand in candidates:
-        if cand.is_symlink() or cand.exists():
-            if not _inside(Path(os.path.realpath(cand)), real_base):
-                return None, "symbolic link pointing outside the data set; not opened"
-            if not cand.exists():
-                return None, "unreadable: broken symbolic link (its target does not exist)"
-            return cand, None
-    where = " or ".join(_rel(c, base) for c in candidates)
-    return None, f"file not found (looked for {where} beside the CSV)"
-
-
-def _check_csv_layout(csv_path: Path, report: Report, opts: dict) -> tuple[list[_Image], dict | None, int]:
-    """Check the rows and their images; ``files_per_class`` is None when the CSV itself is unusable."""
-    base = csv_path.parent
-    images, files_per_class, checked = [], {}, 0
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        report.add(ERROR, csv_path.name, f"not a UTF-8 text file ({exc.reason} at byte {exc.start})")
-        return images, None, checked
-    except OSError as exc:
-        report.add(ERROR, csv_path.name, f"unreadable: {exc.strerror or exc}")
-        return images, None, checked
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    if "filename" not in fields or "label" not in fields:
-        report.add(ERROR, csv_path.name, f"header row must name the columns 'filename' and 'label' "
-                                         f"(found {reader.fieldnames or 'an empty file'})")
-        return images, None, checked
-    reader.fieldnames = fields
-    seen: dict[str, tuple[int, str]] = {}
-    for line, row in enumerate(reader, start=1):      # row 1 = the first row after the header
-        raw = (row.get("filename") or "").strip()
-        label = (row.get("label") or "").strip()
-        where = f"(CSV row {line})"
-        if not raw:
-            report.add(ERROR, csv_path.name, f"row {line}: empty file name")
-            continue
+def _check_layout(listing: Listing, report: Report, opts: dict) -> tuple[list[_Image], dict | None, int]:
+    """Report the layout's findings and check every listed file; ``files_per_class`` is None when a CSV is
+    unusable as a whole (the findings then name only the CSV)."""
+    images, checked = [], 0
+    files_per_class = {label: 0 for label in listing.class_names}
+    for finding in listing.findings:
+        report.add(finding.severity, finding.file, finding.message)
+        checked += finding.listed
+        if finding.label is not None:
+            files_per_class[finding.label] = files_per_class.get(finding.label, 0) + 1
+    for entry in listing.entries:
         checked += 1
-        target, why = _csv_target(raw, base)
-        shown = _rel(target, base) if target is not None else raw
-        key = shown
-        if key in seen:
-            first_line, first_label = seen[key]
-            if first_label == label:
-                report.add(ERROR, shown, f"duplicated row: row {line} repeats row {first_line}")
-            else:
-                report.add(ERROR, shown, f"listed twice with different labels: '{first_label}' on row "
-                                         f"{first_line}, '{label}' on row {line}")
-            continue
-        seen[key] = (line, label)
-        if not label:
-            report.add(ERROR, shown, f"empty label {where}")
-            continue
-        files_per_class.setdefault(label, 0)
-        files_per_class[label] += 1
-        if why:
-            report.add(ERROR, shown, f"{why} {where}")
-            continue
-        img = _check_image(target, shown, label, report, opts)
+        files_per_class[entry.label] = files_per_class.get(entry.label, 0) + 1
+        img = _check_image(entry.path, entry.file, entry.label, report, opts)
         if img:
             images.append(img)
-    return images, files_per_class, checked
+    return images, None if listing.unparsed else files_per_class, checked
 
 
 # --- the whole data set ------------------------------------------------------------------------
@@ -444,20 +320,14 @@ def check_dataset(path: str | os.PathLike, min_images: int = DEFAULT_MIN_IMAGES,
     folder nor a ``.csv`` file; everything wrong *inside* the data set is reported, never raised.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: not found")
-    if not (path.is_dir() or (path.is_file() and path.suffix.lower() == ".csv")):
-        raise ValueError(f"{path}: neither a folder (one sub-folder per class) nor a .csv file (filename,label)")
+    layout = layout_of(path)      # FileNotFoundError, or ImageFolderError (a ValueError)
+    listing = scan_layout(path)
     from tqdm.auto import tqdm
 
     opts = {"min_edge": min_edge, "max_bytes": max_bytes, "max_pixels": max_pixels}
+    report = Report(str(path), layout)
     with tqdm(desc="checking images", unit="img", disable=not progress) as opts["bar"]:
-        if path.is_dir():
-            report = Report(str(path), "class-folder")
-            images, files_per_class, checked = _check_folder_layout(path, report, opts)
-        else:
-            report = Report(str(path), "csv")
-            images, files_per_class, checked = _check_csv_layout(path, report, opts)
+        images, files_per_class, checked = _check_layout(listing, report, opts)
 
     images = _cross_checks(images, report)
     csv_unusable = files_per_class is None

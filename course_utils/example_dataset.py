@@ -132,7 +132,7 @@ def make_example_csv_dataset(root: str | os.PathLike, seed: int = 0, bad_rows: b
 
     ``root/images/<shape>_NNN.png`` and ``root/labels.csv`` (``filename,label``). Half the rows name
     the file relative to the CSV's folder (``images/circle_000.png``), half give the plain name, which the
-    checker looks up in ``images/``. With ``bad_rows=True`` the CSV also has the rows listed in
+    reader and the checker look up in ``images/`` (:mod:`course_utils.layouts`). With ``bad_rows=True`` the CSV also has the rows listed in
     :data:`EXPECTED_CSV_PROBLEMS` (a missing file, an empty label, a duplicated row, ``..`` and an
     absolute path; the last two are refused without being opened).
     """

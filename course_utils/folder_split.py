@@ -1,7 +1,7 @@
 """Split a class-folder data set of your own images into train/val/test, without touching the original.
 
 Taught in notebook 02 ("Bring your own images"). A class-folder data set is one sub-folder per class,
-images inside (read by :func:`course_utils.image_folders.list_class_folders`)::
+images inside, also in sub-folders (read by :func:`course_utils.image_folders.list_class_folders`)::
 
     my_images/cat/001.jpg  my_images/cat/002.jpg  ...  my_images/dog/001.jpg ...
 
@@ -9,7 +9,7 @@ images inside (read by :func:`course_utils.image_folders.list_class_folders`)::
 the same seed gives the same split) through :func:`course_utils.data.train_val_test_split`, and writes a
 NEW folder tree::
 
-    dest/train/<class>/...   dest/val/<class>/...   dest/test/<class>/...
+    dest/train/<class>/...   dest/val/<class>/...   dest/test/<class>/...   (sub-folders kept)
 
 (``mode="copy"``) or just ``dest/split.csv`` with ``filename,label,split`` rows whose file names are
 relative to ``src`` (``mode="index"``). It never writes inside ``src``, and never replaces an existing
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import config
 from .data import train_val_test_split
-from .image_folders import ImageFolderError, list_class_folders
+from .layouts import LINK_OUTSIDE, ImageFolderError, is_inside, scan_class_folders
 
 SPLITS = ("train", "val", "test")
 INDEX_FILE = "split.csv"
@@ -35,42 +35,34 @@ class SplitError(ValueError):
     """The data set cannot be split as asked; the message names the folder or file and the problem."""
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    """True when ``path`` is ``folder`` or lies below it (both already resolved)."""
-    return path == folder or folder in path.parents
-
-
 def list_split_sources(src: str | os.PathLike) -> tuple[list[Path], list[str], list[str]]:
     """The images to split: ``(paths relative to src, labels, skipped)``.
 
-    Listed by :func:`course_utils.image_folders.list_class_folders` (so exactly what the course's reader
-    sees: image files directly inside each class folder, hidden files skipped); symbolic links that point
-    outside ``src`` are then skipped (never read) and named in ``skipped``.
+    Listed by the course's reader's rules (:func:`course_utils.layouts.scan_class_folders`: the image files
+    below each class folder, hidden files skipped), except that a symbolic link pointing outside ``src``
+    is skipped (never read) and named in ``skipped`` instead of stopping the split; any other error in
+    the layout (an empty class folder, a broken link) raises :class:`SplitError`.
     """
     src = Path(src)
     try:
-        paths, labels, class_names = list_class_folders(src)
+        listing = scan_class_folders(src)
     except ImageFolderError as exc:
         raise SplitError(str(exc)) from exc
-    root = src.resolve()
-    files, names, skipped = [], [], []
-    for path, label in zip(paths, labels):
-        rel = path.relative_to(src)
-        if not _inside(path.resolve(), root):
-            skipped.append(f"{rel.as_posix()} (symbolic link pointing outside {src})")
-        else:
-            files.append(rel)
-            names.append(class_names[int(label)])
-    return files, names, skipped
+    skipped = []
+    for finding in listing.errors:
+        if finding.message != LINK_OUTSIDE:
+            raise SplitError(finding.error)
+        skipped.append(f"{finding.file} (symbolic link pointing outside {src})")
+    images = listing.images
+    return [Path(e.file) for e in images], [e.label for e in images], skipped
 
 
 def _check_destination(src: Path, dest: Path, overwrite: bool) -> None:
-    src_r, dest_r = src.resolve(), dest.resolve()
-    if _inside(dest_r, src_r):
+    if is_inside(dest, src):
         raise SplitError(f"{dest}: the destination lies inside the data set {src}; choose a folder outside it "
                          f"(the original images are never modified, and a split inside them would be read "
                          f"as extra classes)")
-    if _inside(src_r, dest_r):
+    if is_inside(src, dest):
         raise SplitError(f"{dest}: the destination contains the data set {src}; choose a separate, new folder")
     if dest.exists() and not dest.is_dir():
         raise SplitError(f"{dest}: exists and is not a folder")
@@ -83,7 +75,7 @@ def split_folder_dataset(src: str | os.PathLike, dest: str | os.PathLike, fracti
                          seed: int = config.DEFAULT_SEED, overwrite: bool = False, mode: str = "copy") -> dict:
     """Stratified, seeded train/val/test split of the class-folder data set ``src`` into ``dest``.
 
-    ``mode="copy"`` copies each image to ``dest/<split>/<class>/<file name>``;
+    ``mode="copy"`` copies each image to ``dest/<split>/<its path in src>`` (``<class>/[sub-folders/]<file>``);
     ``mode="index"`` writes only ``dest/split.csv`` (``filename,label,split``; file names relative to
     ``src``, with ``/``). ``dest`` must not lie inside ``src`` (nor contain it) and must be new or empty,
     unless ``overwrite=True``, which replaces only ``dest/train``, ``dest/val``, ``dest/test`` and
@@ -131,7 +123,7 @@ def split_folder_dataset(src: str | os.PathLike, dest: str | os.PathLike, fracti
             result[split][label] += 1
             rows.append((name, label, split))
             if mode == "copy":
-                target = dest / split / label / Path(name).name
+                target = dest / split / name     # <class>/[sub-folders/]<file>, as in src
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src / name, target)   # content only: follows links, keeps src untouched
     if mode == "index":

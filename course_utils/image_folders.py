@@ -1,6 +1,8 @@
 """Images on disk in the two layouts most data sets come in: one folder per class, or a CSV of labels.
 
-Taught in notebook 02 ("Images on disk"); the data-set checker builds on the listing functions.
+Taught in notebook 02 ("Images on disk"). What a layout lists, and what makes it unusable, is decided by
+:mod:`course_utils.layouts`, the same rules as the data-set checker's (:mod:`course_utils.check_dataset`):
+a data set the checker passes, these readers read.
 
 Layout 1, one folder per class (what ``keras.utils.image_dataset_from_directory`` reads)::
 
@@ -12,48 +14,29 @@ Layout 1, one folder per class (what ``keras.utils.image_dataset_from_directory`
 Layout 2, a CSV of labels beside the images::
 
     root/
-      labels.csv                <- header "filename,label"; filenames relative to this folder
+      labels.csv                <- header "filename,label" (either order); filenames relative to this folder
       images/00000.png
 
-Readers return ``(x, y, class_names)`` with ``x`` uint8 of shape (N, H, W) for ``color_mode="grayscale"``
+Readers (:func:`read_dataset` for either layout) return ``(x, y, class_names)`` with ``x`` uint8 of shape (N, H, W) for ``color_mode="grayscale"``
 or (N, H, W, 3) for ``"rgb"``. Every problem raises :class:`ImageFolderError` naming the file or folder.
 Writers never delete anything that they did not write themselves.
 """
 from __future__ import annotations
 
 import csv
-import os
-import re
 import shutil
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 
-#: Extensions read as images (the same as ``keras.utils.image_dataset_from_directory``).
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# The layouts' rules live in course_utils.layouts (shared with the checker); re-exported here.
+from .layouts import (CSV_HEADER, CSV_IMAGES, CSV_NAME, IMAGE_EXTENSIONS, ImageFolderError,  # noqa: F401
+                      layout_of, safe_class_name, scan_class_folders, scan_csv)
+
 COLOR_MODES = ("grayscale", "rgb")
-CSV_HEADER = ("filename", "label")
-CSV_NAME = "labels.csv"
-CSV_IMAGES = "images"
-
-
-class ImageFolderError(ValueError):
-    """A folder, CSV or image file is missing or unusable: the message names it and says what is wrong."""
 
 
 # --- names -------------------------------------------------------------------------------------
-
-def safe_class_name(name: str) -> str:
-    """A folder name for a class: anything but letters, digits, space, ``-``, ``_`` and ``.`` becomes ``_``.
-
-    ``"T-shirt/top"`` -> ``"T-shirt_top"``. Leading dots are replaced too, so no name is hidden or ``..``.
-    """
-    safe = re.sub(r"[^\w\- .]", "_", str(name)).strip()
-    safe = re.sub(r"^\.", "_", safe)
-    if not safe:
-        raise ImageFolderError(f"class name {name!r} gives an empty folder name")
-    return safe
-
 
 def _folder_names(class_names) -> list[str]:
     names = [safe_class_name(c) for c in class_names]
@@ -179,10 +162,6 @@ def write_csv_dataset(x, y, class_names, root, overwrite: bool = False) -> Path:
 
 # --- reading -----------------------------------------------------------------------------------
 
-def _is_image(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
 def _check_color_mode(color_mode: str) -> None:
     if color_mode not in COLOR_MODES:
         raise ValueError(f"color_mode must be one of {COLOR_MODES}, got {color_mode!r}")
@@ -253,37 +232,21 @@ def list_class_folders(root, class_names=None) -> tuple[list[Path], np.ndarray, 
 
     Classes are the sub-folders in sorted order (as ``keras.utils.image_dataset_from_directory`` does),
     or ``class_names`` in the given order (each found as a folder of that name or its
-    :func:`safe_class_name`; other folders are then ignored). Files are sorted by name within each class;
-    hidden files/folders (``.ipynb_checkpoints``) and non-image files are skipped.
+    :func:`safe_class_name`; other folders are then ignored). A class's images are the image files below
+    its folder, sub-folders included, sorted by path; hidden files/folders (``.ipynb_checkpoints``) and
+    non-image files are skipped. The rules are :mod:`course_utils.layouts`'s, the checker's; the first
+    error (an empty class folder, a link out of the data set...) raises :class:`ImageFolderError`.
     """
-    root = Path(root)
-    if not root.exists():
-        raise ImageFolderError(f"{root}: data set folder not found")
-    if not root.is_dir():
-        raise ImageFolderError(f"{root}: is a file, expected a folder with one sub-folder per class")
-    if class_names is None:
-        class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        folders = [root / c for c in class_names]
-        if not folders:
-            raise ImageFolderError(f"{root}: no class folders found; expected one sub-folder per class "
-                                   "holding that class's images")
-    else:
-        class_names = list(class_names)
-        folders = []
-        for c in class_names:
-            candidates = [root / str(c), root / safe_class_name(c)]
-            found = next((f for f in candidates if f.is_dir()), None)
-            if found is None:
-                raise ImageFolderError(f"{candidates[-1]}: folder for class {c!r} not found in {root}")
-            folders.append(found)
-    paths, labels = [], []
-    for label, folder in enumerate(folders):
-        files = sorted(p for p in folder.iterdir() if _is_image(p))
-        if not files:
-            raise ImageFolderError(f"{folder}: class folder has no images (looked for {', '.join(IMAGE_EXTENSIONS)})")
-        paths += files
-        labels += [label] * len(files)
-    return paths, np.asarray(labels, dtype=np.int64), [str(c) for c in class_names]
+    listing = scan_class_folders(root, class_names)
+    listing.raise_first_error()
+    return _listed(listing)
+
+
+def _listed(listing) -> tuple[list[Path], np.ndarray, list[str]]:
+    images = listing.images
+    index = {c: i for i, c in enumerate(listing.class_names)}
+    return ([e.path for e in images], np.asarray([index[e.label] for e in images], dtype=np.int64),
+            list(listing.class_names))
 
 
 def read_class_folders(root, class_names=None, image_size=None, color_mode: str = "rgb",
@@ -298,94 +261,19 @@ def read_class_folders(root, class_names=None, image_size=None, color_mode: str 
     return read_images(paths, image_size, color_mode, progress=progress), y, names
 
 
-def _rejected_reason(name: str) -> str | None:
-    """Why a CSV filename is not allowed, judged on the text alone (nothing is opened)."""
-    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
-        return "absolute paths are not allowed; give the path relative to the CSV's folder"
-    if ".." in re.split(r"[\\/]", name):
-        return "'..' is not allowed; images must stay inside the CSV's folder"
-    return None
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def list_csv_dataset(csv_path, class_names=None) -> tuple[list[Path], np.ndarray, list[str]]:
     """The rows of a ``filename,label`` CSV as ``(paths, labels, class_names)``, checked but not read.
 
-    Filenames are relative to the CSV's folder; a plain name that is not there is looked up in an
+    The header names the columns ``filename`` and ``label`` in either order. File names are relative to
+    the CSV's folder (``/`` or ``\\`` between folders); a plain name that is not there is looked up in an
     ``images/`` folder beside the CSV. Absolute paths, ``..`` and symlinks leading out of the CSV's folder
-    are rejected. Labels are class names; the classes are sorted (or follow ``class_names``).
-    Errors name the CSV, the row (1 = first row after the header) and the file.
+    are refused, as are rows without a file name or label and files listed twice. Labels are class names;
+    the classes are sorted (or follow ``class_names``). The rules are :mod:`course_utils.layouts`'s, the
+    checker's; errors name the CSV, the row (1 = first row after the header) and the file.
     """
-    paths, y, names, _ = _csv_rows(csv_path, class_names)
-    return paths, y, names
-
-
-def _csv_rows(csv_path, class_names=None):
-    """Parse and check the CSV: paths, labels, class names and the row number of each path."""
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise ImageFolderError(f"{csv_path}: CSV file not found")
-    base = csv_path.parent
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
-        raise ImageFolderError(f"{csv_path}: not a readable UTF-8 CSV file ({exc})") from exc
-    if not rows:
-        raise ImageFolderError(f"{csv_path}: the file is empty; expected the header 'filename,label'")
-    header = [h.strip().lower() for h in rows[0]]
-    if header[:2] != list(CSV_HEADER):
-        raise ImageFolderError(f"{csv_path}: bad header {rows[0]!r} on line 1; expected the columns "
-                               "'filename,label' first")
-    paths, names, row_numbers = [], [], []
-    for row_number, row in enumerate(rows[1:], start=1):
-        if not any(cell.strip() for cell in row):
-            continue  # blank line
-        where = f"{csv_path}, row {row_number}"
-        if len(row) < 2:
-            raise ImageFolderError(f"{where}: expected 2 columns (filename,label), got {len(row)}: {row!r}")
-        filename, label = row[0].strip(), row[1].strip()
-        if not filename:
-            raise ImageFolderError(f"{where}: empty filename")
-        if not label:
-            raise ImageFolderError(f"{where}: empty label for file {filename!r}")
-        reason = _rejected_reason(filename)
-        if reason:
-            raise ImageFolderError(f"{where}: file {filename!r} rejected: {reason}")
-        path = base / filename
-        if not os.path.lexists(path) and not re.search(r"[\\/]", filename):
-            path = base / CSV_IMAGES / filename
-        if not _inside(path, base):
-            raise ImageFolderError(f"{where}: file {filename!r} rejected: it is a link to {path.resolve()}, "
-                                   f"outside the data set folder {base}")
-        if not path.exists():
-            tried = f"{base / filename}" + (f" or {path}" if path != base / filename else "")
-            raise ImageFolderError(f"{where}: image file {filename!r} not found (looked for {tried})")
-        if not path.is_file():
-            raise ImageFolderError(f"{where}: {filename!r} is not a file")
-        paths.append(path)
-        names.append(label)
-        row_numbers.append(row_number)
-    if not paths:
-        raise ImageFolderError(f"{csv_path}: no images listed (the CSV has only its header)")
-    if class_names is None:
-        class_names = sorted(set(names))
-    else:
-        class_names = [str(c) for c in class_names]
-        unknown = sorted(set(names) - set(class_names))
-        if unknown:
-            i = names.index(unknown[0])
-            raise ImageFolderError(f"{csv_path}, row {row_numbers[i]}: label {unknown[0]!r} (file "
-                                   f"{paths[i].name}) is not one of the class names {class_names}")
-    index = {c: i for i, c in enumerate(class_names)}
-    return paths, np.asarray([index[n] for n in names], dtype=np.int64), class_names, row_numbers
+    listing = scan_csv(csv_path, class_names)
+    listing.raise_first_error()
+    return _listed(listing)
 
 
 def read_csv_dataset(csv_path, image_size=None, color_mode: str = "rgb", class_names=None,
@@ -395,6 +283,23 @@ def read_csv_dataset(csv_path, image_size=None, color_mode: str = "rgb", class_n
     See :func:`list_csv_dataset` for where files are looked up and what is rejected.
     """
     _check_color_mode(color_mode)
-    paths, y, names, row_numbers = _csv_rows(csv_path, class_names)
-    where = [f"{csv_path}, row {i}" for i in row_numbers]
+    listing = scan_csv(csv_path, class_names)
+    listing.raise_first_error()
+    paths, y, names = _listed(listing)
+    where = [f"{csv_path}, row {e.row}" for e in listing.images]
     return read_images(paths, image_size, color_mode, where=where, progress=progress), y, names
+
+
+def read_dataset(path, image_size=None, color_mode: str = "rgb", class_names=None, progress: bool = False):
+    """Read either layout into ``(x, y, class_names)``: a folder of class folders, or a ``.csv`` file.
+
+    Every data set that ``python -m course_utils.check_dataset`` passes (no errors) is read (pass
+    ``image_size`` when the images differ in size); see :func:`read_class_folders` and :func:`read_csv_dataset`.
+    """
+    try:
+        layout = layout_of(path)
+    except FileNotFoundError as exc:
+        raise ImageFolderError(str(exc)) from None
+    reader = read_csv_dataset if layout == "csv" else read_class_folders
+    return reader(path, image_size=image_size, color_mode=color_mode, class_names=class_names,
+                  progress=progress)

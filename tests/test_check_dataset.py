@@ -367,7 +367,8 @@ def test_folder_inside_a_class_folder_is_checked_and_flagged(ds):
     put(ds / "cat" / "indoor" / "broken.png", b"")
     report = check(ds, *RELAXED, expect_rc=1)
     assert len(problems(report, "warning", "cat/indoor/")) == 1
-    assert "reads only files directly in 'cat/'" in problems(report, "warning", "cat/indoor/")[0]
+    assert "its images are read as class 'cat'" in problems(report, "warning", "cat/indoor/")[0]
+    assert report["summary"]["images_per_class"]["cat"] == 4          # sofa.png counts, as the reader reads it
     assert problems(report, "error", "cat/indoor/broken.png") == ["empty file (0 bytes)"]
     assert len(report["errors"]) == 1 and len(report["warnings"]) == 1
 

@@ -187,9 +187,20 @@ def test_skips_hidden_non_images_and_links_outside(src, tmp_path):
     assert not list((tmp_path / "out").rglob("notes.txt")) and not list((tmp_path / "out").rglob(".DS_Store"))
 
 
+def test_sub_folders_are_kept_in_the_copies(src, tmp_path):
+    for sub in ("indoor", "outdoor"):   # the same file name in two sub-folders must not collide
+        (src / "cat" / sub).mkdir()
+        Image.fromarray(np.full((8, 8, 3), len(sub), np.uint8)).save(src / "cat" / sub / "x.png")
+    counts = split_folder_dataset(src, tmp_path / "out")
+    assert sum(counts[s]["cat"] for s in counts) == 22
+    copies = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("x.png"))
+    assert [c.split("/", 2)[2] for c in copies] == ["indoor/x.png", "outdoor/x.png"]
+    assert all(c.split("/")[1] == "cat" for c in copies)
+
+
 def test_empty_class_folder_is_refused(src, tmp_path):
     (src / "owl").mkdir()
-    with pytest.raises(SplitError, match="class folder has no images") as err:
+    with pytest.raises(SplitError, match="empty class folder") as err:
         split_folder_dataset(src, tmp_path / "out")
     assert "owl" in str(err.value)
     assert not (tmp_path / "out").exists()
