@@ -1,10 +1,11 @@
-"""course_utils: the helper package shared by the notebooks of the course
-"Image classification with deep learning, in Jupyter notebooks".
+"""course_utils: the learner's library, what the notebooks of the course
+"Image classification with deep learning, in Jupyter notebooks" import.
 
-One module per concern (see CONTRIBUTING.md): ``context`` (``Run``: a notebook run's mode, seed and folders),
-``config``, ``download``, ``data``, ``image_folders``, ``check_dataset``, ``folder_split``, ``pipeline``,
-``plots``, ``models``, ``train``, ``evaluate``, ``explain``, ``transfer``, ``tuning``, and the
-course's commands ``run``, ``testing``, ``bench``, ``exercises``, ``colab``, ``record``.
+One module per concern (CONTRIBUTING.md draws the layout): ``context`` (``Run``: a notebook run's mode, seed,
+precision and folders), ``config``, ``download``, ``data``, ``layouts``, ``image_folders``, ``check_dataset``,
+``folder_split``, ``example_dataset``, ``pipeline``, ``models``, ``train``, ``evaluate``, ``explain``,
+``backbones``, ``transfer``, ``tuning``, ``plots``. The course's own commands (runner, tests, benchmarks, site)
+are in ``course_tools``, which imports this package and is never imported by it.
 """
 import os as _os
 
@@ -40,5 +41,5 @@ _import_tensorflow_quietly()
 
 from .context import Run, Trained  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["Run", "Trained"]

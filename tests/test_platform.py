@@ -54,7 +54,9 @@ def test_the_virtual_environment_python_on_windows_and_elsewhere(tmp_path):
 
 
 def test_colab_installs_the_release_of_this_version():
-    assert config.COURSE_REF == "v" + PYPROJECT["project"]["version"]
+    import course_utils
+
+    assert config.COURSE_REF == "v" + PYPROJECT["project"]["version"] == "v" + course_utils.__version__
 
 
 def test_every_import_the_package_makes_is_declared():
