@@ -47,10 +47,13 @@ def recorded_full_run() -> dict | None:
     return json.loads(path.read_text()) if path and path.exists() else None
 
 
-def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:
-    """Seed Python, NumPy, TensorFlow and Keras in one call; optionally make TF ops deterministic.
+def set_seed(seed: int = DEFAULT_SEED, deterministic: bool | None = None) -> int:
+    """Seed Python, NumPy, TensorFlow and Keras in one call, and choose whether TF ops are deterministic.
 
-    Every notebook calls this once, in its setup section, so a run is repeatable.
+    Every notebook calls this once, through its :class:`course_utils.Run`, so a run is repeatable.
+    ``deterministic`` makes TensorFlow's ops repeatable: None means on a CPU, where it costs little, and not on a GPU,
+    where deterministic kernels are slower and some ops raise instead of running; True asks for it anywhere. Once
+    on, it stays on for the rest of the process (TensorFlow has no public switch back).
     """
     import keras
     import tensorflow as tf
@@ -59,6 +62,8 @@ def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
+    if deterministic is None:
+        deterministic = gpu_count() == 0
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return seed
@@ -68,6 +73,12 @@ def gpu_count() -> int:
     import tensorflow as tf
 
     return len(tf.config.list_physical_devices("GPU"))
+
+
+def default_precision() -> str:
+    """The dtype policy for this machine: ``"mixed_float16"`` on a GPU (about twice as fast), else ``"float32"``
+    (a CPU only emulates float16, which is slower)."""
+    return "mixed_float16" if gpu_count() else "float32"
 
 
 def set_precision(policy: str) -> str:

@@ -78,7 +78,7 @@ class Run:
         self._work_dir: Path | None = None
         config.check_versions()
         gpus = config.gpu_count()
-        self.precision = precision or ("mixed_float16" if gpus else "float32")
+        self.precision = precision or config.default_precision()
         self.deterministic = (gpus == 0) if deterministic is None else deterministic
         config.set_seed(seed, deterministic=self.deterministic)
         config.set_precision(self.precision)

@@ -30,37 +30,66 @@ def _model_image_size(model) -> tuple[int, int] | None:
     return int(shape[1]), int(shape[2])
 
 
-def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Softmax the outputs when they are logits (a model without a softmax layer)."""
+#: How far from 1 a row of probabilities may sum: float32 softmax rows are within about 1e-6; float16 ones (a
+#: softmax layer computing in float16 under mixed precision) are off by up to about 1e-3 and fail this check.
+SUM_TOLERANCE = 1e-4
+OUTPUTS = ("probabilities", "logits")
+
+
+def _as_probabilities(outputs: np.ndarray, kind: str = "probabilities") -> np.ndarray:
+    """The model's ``outputs`` as probabilities, as ``kind`` says they are: checked, or put through a softmax.
+
+    One output unit is read as P(class 1) (a sigmoid), or as its logit with ``kind="logits"``.
+    """
+    if kind not in OUTPUTS:
+        raise ValueError(f"outputs must be one of {OUTPUTS}, got {kind!r}")
     outputs = np.asarray(outputs, dtype="float64")
-    if outputs.ndim == 2 and outputs.shape[1] == 1:  # one sigmoid unit: P(class 1)
+    if outputs.ndim != 2:
+        raise ValueError(f"expected model outputs of shape (N, classes), got {outputs.shape}")
+    advice = ("A model that ends in logits (no softmax or sigmoid): pass outputs=\"logits\". A softmax that "
+              "computes in float16 (mixed precision): give the output layer dtype=\"float32\".")
+    if outputs.shape[1] == 1:  # one unit: P(class 1), or its logit
+        if kind == "logits":
+            outputs = np.exp(-np.logaddexp(0, -outputs))  # a sigmoid that cannot overflow
+        elif len(outputs) and (outputs.min() < 0 or outputs.max() > 1):
+            raise ValueError(f"the model's one output is not a probability (it ranges over {outputs.min():.3g}.."
+                             f"{outputs.max():.3g}). " + advice)
         return np.hstack([1 - outputs, outputs])
-    is_proba = (outputs.min() >= 0 and outputs.max() <= 1 and np.allclose(outputs.sum(axis=1), 1, atol=1e-3))
-    if is_proba:
-        return outputs
-    shifted = outputs - outputs.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    if kind == "logits":
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    worst = float(np.abs(outputs.sum(axis=1) - 1).max()) if len(outputs) else 0.0
+    if worst > SUM_TOLERANCE or (len(outputs) and outputs.min() < 0):
+        raise ValueError(f"the model's outputs are not probabilities: a row's sum is {worst:.1e} away from 1 (at most "
+                         f"{SUM_TOLERANCE:g} allowed), or negative values (smallest {outputs.min():.3g}). " + advice)
+    return outputs
 
 
-def predict_proba(model, x, batch_size: int = 256, verbose: int = 0, flip_tta: bool = False) -> np.ndarray:
+def predict_proba(model, x, batch_size: int = 256, verbose: int = 0, flip_tta: bool = False, *,
+                  outputs: str = "probabilities") -> np.ndarray:
     """Class probabilities ``(N, num_classes)`` for images ``x``, computed batch by batch.
 
     ``x`` is either raw images as the data sets hold them (uint8, ``(N, H, W)`` or ``(N, H, W, C)``), which are
     prepared exactly like training data by :func:`course_utils.pipeline.make_dataset` (scaled to [0, 1], resized
     to the model's input size when it differs), or a ``tf.data.Dataset`` of ``(images, labels)`` batches.
-    Models that end in logits instead of a softmax get a softmax here.
+    ``outputs`` says what the model returns, nothing is guessed from the values: ``"probabilities"`` (it ends in a
+    softmax; rows that do not sum to 1 within :data:`SUM_TOLERANCE` raise a ``ValueError``) or ``"logits"`` (the
+    class scores before a softmax, which is applied here).
     ``flip_tta`` (test-time augmentation, arrays only) averages them with the probabilities for the mirrored
     images: at most a few tenths of a point for classes that look the same mirrored, at twice the prediction time.
     """
     import tensorflow as tf
 
+    if outputs not in OUTPUTS:
+        raise ValueError(f"outputs must be one of {OUTPUTS}, got {outputs!r}")
     if flip_tta:
         if isinstance(x, tf.data.Dataset):
             raise ValueError("flip_tta needs an array of images, not a tf.data.Dataset")
         x = np.asarray(x)
         mirrored = np.ascontiguousarray(x[:, :, ::-1])  # the width axis, with or without a channel axis
-        return (predict_proba(model, x, batch_size, verbose) + predict_proba(model, mirrored, batch_size, verbose)) / 2
+        return (predict_proba(model, x, batch_size, verbose, outputs=outputs)
+                + predict_proba(model, mirrored, batch_size, verbose, outputs=outputs)) / 2
     if isinstance(x, tf.data.Dataset):
         ds = x
     else:
@@ -81,7 +110,7 @@ def predict_proba(model, x, batch_size: int = 256, verbose: int = 0, flip_tta: b
         else:
             ds = pipeline.make_dataset(x, np.zeros(len(x), dtype="int64"), batch_size=batch_size,
                                        image_size=resize, cache=False)
-    return _as_probabilities(model.predict(ds, verbose=verbose))
+    return _as_probabilities(model.predict(ds, verbose=verbose), outputs)
 
 
 # --- new image files ----------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Taught in notebook 06, whose cells define :func:`last_conv_layer_name`, :func:`w
 :func:`grad_cam` with the same code (tests/test_lesson_sources.py keeps the two the same). The recipe: take the
 feature maps of the last convolution, weigh each map by how much the class score rises when that map rises (the
 gradient, averaged over the map), add them up, keep the positive part, and scale it to the image size.
-Public Keras 3 API and ``tf.GradientTape`` only, so it needs the TensorFlow backend.
+Public Keras 3 API and ``tf.GradientTape`` only, so it needs the TensorFlow backend. Under mixed precision
+(``mixed_float16``) the feature maps and their gradients are float16: they are cast to float32 before they are
+combined, so the maps are computed in float32 whatever the model computes in.
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ def without_softmax(model):
 
     For models that end in ``Dense(..., activation="softmax")`` (or an ``Activation("softmax")`` layer): the copy
     returns the logits. The copy does not follow later changes to the model's weights: make a new one after
-    training. A model that ends in a ``keras.layers.Softmax`` layer is not handled.
+    training. A model that ends in a ``keras.layers.Softmax`` layer is not handled. The last layer keeps its dtype
+    policy: a softmax layer that computes in float32 under mixed precision gives float32 logits.
     """
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
@@ -67,10 +70,12 @@ def grad_cam(model, images, class_index=None, layer_name=None):
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     with tf.GradientTape() as tape:
         feature_maps, scores = grad_model([images], training=False)  # (N, h, w, channels), (N, classes)
+        scores = tf.cast(scores, tf.float32)  # float16 where the last layer computes in float16
         if class_index is None:
             class_index = tf.argmax(scores, axis=-1)
         class_score = tf.reduce_sum(scores * tf.one_hot(class_index, num_classes), axis=-1)
     grads = tape.gradient(class_score, feature_maps)  # how the score moves with each cell of each map
+    grads, feature_maps = tf.cast(grads, tf.float32), tf.cast(feature_maps, tf.float32)  # float16: mixed precision
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one weight per feature map
     cam = tf.reduce_sum(weights * feature_maps, axis=-1)  # the weighted sum of the maps: (N, h, w)
     cam = tf.nn.relu(cam)  # keep what argues for the class

@@ -1,6 +1,8 @@
 """Model builders: the reference recipes the course reproduces, and the course's own architectures.
 
-Taught in notebooks 04 (architecture) and 05 (training).
+Taught in notebooks 04 (architecture) and 05 (training). Every model ends in a softmax layer that computes in
+float32 (``dtype="float32"``), as Keras advises for mixed precision: under ``mixed_float16`` the layers before it
+compute in float16, while the probabilities stay float32 (they sum to 1, and the loss is computed in float32).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def fashion_reference_cnn(input_shape=(28, 28, 1), num_classes: int = 10) -> ker
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(128, activation="relu", name="dense")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="fashion_reference_cnn")
 
 
@@ -39,7 +41,7 @@ def cifar_reference_cnn(input_shape=(32, 32, 3), num_classes: int = 10) -> keras
     x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
     x = layers.Flatten()(x)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cifar_reference_cnn")
 
 
@@ -89,7 +91,7 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64), d
     if dropout:
         x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu", kernel_regularizer=reg)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_regularizer=reg, dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -113,7 +115,7 @@ def course_cnn(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64), 
     x = layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(x)
     x = _batchnorm()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -135,7 +137,7 @@ def course_resnet(input_shape=(32, 32, 3), num_classes: int = 10, widths=(32, 64
             y = _conv_bn_relu(y, width, l2, name=f"stage{s + 1}_res2")
             x = layers.Add(name=f"stage{s + 1}_add")([x, y])
     x = layers.GlobalMaxPooling2D()(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -1,4 +1,4 @@
-"""Training helpers: the device set-up, the one-cycle schedule, timing callbacks, and the course's recipes.
+"""Training helpers: the one-cycle schedule, timing callbacks, and the course's recipes.
 
 Notebook 05 teaches training in plain Keras (``compile``, ``fit``, the callbacks ``EarlyStopping``,
 ``ModelCheckpoint`` and ``BackupAndRestore``); this module keeps what ``make bench``
@@ -16,33 +16,6 @@ import keras
 import numpy as np
 
 from . import evaluate, models, pipeline
-
-
-# --- device ---------------------------------------------------------------------------------------
-
-def configure_device(verbose: bool = True):
-    """Use what the machine has and return the ``tf.distribute`` strategy to build models under.
-
-    On a GPU: mixed precision (float16 compute, float32 weights); with more than one GPU, also
-    ``MirroredStrategy`` (one model copy per GPU, gradients averaged). On a CPU nothing changes: the
-    default strategy is returned and the dtype policy stays float32 (mixed precision is slower there).
-    """
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        if verbose:
-            print("configure_device: CPU only, nothing changed (float32, default strategy)")
-        return tf.distribute.get_strategy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    done = [f"{len(gpus)} GPU(s): mixed precision (mixed_float16) on"]
-    strategy = tf.distribute.get_strategy()
-    if len(gpus) > 1:
-        strategy = tf.distribute.MirroredStrategy()
-        done.append(f"MirroredStrategy over {strategy.num_replicas_in_sync} replicas")
-    if verbose:
-        print("configure_device: " + "; ".join(done))
-    return strategy
 
 
 # --- timing callbacks (make bench) -------------------------------------------------------------------
@@ -211,12 +184,16 @@ class FitResult:
 
 
 def fit_recipe(recipe: Recipe, x_train, y_train, x_test, y_test, num_classes: int, *, epochs: int | None = None,
-               work_dir=None, seed: int = 42, verbose: int = 2, callbacks=()) -> FitResult:
+               work_dir=None, seed: int = 42, verbose: int = 2, callbacks=(), strategy=None) -> FitResult:
     """Train ``recipe`` on uint8 images and evaluate it on the test split (never seen during training).
 
     Validation comes from the last ``validation_split`` of the training split, as Keras does.
-    ``epochs`` overrides the recipe's (smoke runs). ``work_dir`` holds the checkpoint.
+    ``epochs`` overrides the recipe's (smoke runs). ``work_dir`` holds the checkpoint. ``strategy`` is the
+    ``tf.distribute`` strategy to build and compile the model under (a :class:`course_utils.Run`'s ``strategy``;
+    None: the current one). The model computes in the global dtype policy, its softmax in float32.
     """
+    import tensorflow as tf
+
     epochs = epochs or recipe.epochs
     x_train = pipeline.add_channel_axis(np.asarray(x_train))
     x_test = pipeline.add_channel_axis(np.asarray(x_test))
@@ -228,8 +205,9 @@ def fit_recipe(recipe: Recipe, x_train, y_train, x_test, y_test, num_classes: in
     lr = one_cycle(steps, recipe.max_lr) if recipe.max_lr else 1e-3
 
     builder = getattr(models, recipe.build)
-    model = builder(input_shape=x_train.shape[1:], num_classes=num_classes, **recipe.build_kwargs)
-    compile_model(model, num_classes, one_hot, lr, recipe.weight_decay, recipe.label_smoothing)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = builder(input_shape=x_train.shape[1:], num_classes=num_classes, **recipe.build_kwargs)
+        compile_model(model, num_classes, one_hot, lr, recipe.weight_decay, recipe.label_smoothing)
 
     timer = Timer()
     cbs = [timer, *callbacks]

@@ -45,11 +45,36 @@ def test_predict_proba_batches_scales_and_softmaxes(grey_model):
     np.testing.assert_allclose(proba, direct, atol=1e-5)
     # already-scaled floats are used as they are
     np.testing.assert_allclose(evaluate.predict_proba(grey_model, x / 255.0), direct, atol=1e-5)
-    # a model that ends in logits gets a softmax
+
+
+def test_predict_proba_is_told_what_the_model_outputs():
+    """No guessing from the values: outputs="logits" applies a softmax, "probabilities" checks them and says what
+    to do when they are not."""
+    x = blob_images(10)
     logits_model = tiny_model(softmax=False)
-    from_logits = evaluate.predict_proba(logits_model, x)
-    np.testing.assert_allclose(from_logits.sum(axis=1), 1, atol=1e-6)
-    assert (from_logits.argmax(1) == logits_model.predict(x[..., None] / 255.0, verbose=0).argmax(1)).all()
+    logits = logits_model.predict(x[..., None].astype("float32") / 255, verbose=0).astype("float64")
+    from_logits = evaluate.predict_proba(logits_model, x, outputs="logits")
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(from_logits, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match='not probabilities.*outputs="logits".*dtype="float32"'):
+        evaluate.predict_proba(logits_model, x)  # the default: "probabilities"
+    with pytest.raises(ValueError, match="outputs must be one of"):
+        evaluate.predict_proba(logits_model, x, outputs="scores")
+    # logits that happen to look like probabilities are still logits: softmax([0.5, 0.5]) is not [0.5, 0.5] for a
+    # model whose outputs are told to be logits, and is for one told they are probabilities
+    looks_like_probabilities = np.array([[0.9, 0.1], [0.5, 0.5]])
+    np.testing.assert_allclose(evaluate._as_probabilities(looks_like_probabilities, "probabilities"),
+                               looks_like_probabilities)
+    np.testing.assert_allclose(evaluate._as_probabilities(looks_like_probabilities, "logits")[0],
+                               [1 / (1 + np.exp(-0.8)), 1 - 1 / (1 + np.exp(-0.8))])
+
+
+def test_one_output_unit_is_the_probability_of_class_1_or_its_logit():
+    np.testing.assert_allclose(evaluate._as_probabilities(np.array([[0.25], [1.0]])), [[0.75, 0.25], [0.0, 1.0]])
+    np.testing.assert_allclose(evaluate._as_probabilities(np.array([[0.0], [-800.0]]), "logits"),
+                               [[0.5, 0.5], [1.0, 0.0]])  # a sigmoid, without overflow
+    with pytest.raises(ValueError, match="not a probability"):
+        evaluate._as_probabilities(np.array([[2.5]]))
 
 
 def test_predict_proba_resizes_to_the_model_input(grey_model):

@@ -84,7 +84,7 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
     out_dir.mkdir(parents=True, exist_ok=True)
     datasets = datasets or selected_datasets()
     recipes = selected_recipes()
-    train.configure_device()
+    config.set_precision(config.default_precision())  # as a Run does: mixed_float16 on a GPU, else float32
     rows = []
     for name in datasets:
         ds = data.load_dataset(name)
