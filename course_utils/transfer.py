@@ -13,6 +13,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from . import data, models
 
@@ -66,6 +67,7 @@ def compare_by_size(weights, train, test_ds, num_classes, sizes, image_size, hea
     include those of the feature extraction before it (taught in notebook 07).
     """
     rows = []
+    progress = tqdm(total=3 * len(sizes), desc="trainings")  # three methods per size
     for n in sizes:
         x, y = data.stratified_subset(*train, n * num_classes, seed=seed)
         subset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(32)
@@ -76,19 +78,23 @@ def compare_by_size(weights, train, test_ds, num_classes, sizes, image_size, hea
         compile_and_fit(scratch, subset, None, head_epochs + ft_epochs, verbose=0)  # its usual 1e-3
         measured = [("from scratch", scratch.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"],
                      time.perf_counter() - start)]
+        progress.update()
         start = time.perf_counter()
         base = pretrained_base(weights, image_size)
         model = build_transfer_model(base, num_classes, x.shape[1:])
         compile_and_fit(model, subset, None, head_epochs, lr=head_lr, verbose=0)
         measured.append(("feature extraction", model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"],
                          time.perf_counter() - start))
+        progress.update()
         unfreeze_top(base, n_layers)
         compile_and_fit(model, subset, None, head_epochs + ft_epochs, lr=ft_lr, initial_epoch=head_epochs, verbose=0)
         measured.append(("fine-tuning", model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"],
                          time.perf_counter() - start))
-        print(f"{n} images per class: " + ", ".join(f"{method} {acc:.3f}" for method, acc, _ in measured))
+        progress.update()
+        progress.write(f"{n} images per class: " + ", ".join(f"{method} {acc:.3f}" for method, acc, _ in measured))
         rows += [{"per_class": n, "train_images": len(y), "method": method, "test_accuracy": acc,
                   "seconds": round(seconds, 1)} for method, acc, seconds in measured]
+    progress.close()
     return rows
 
 
