@@ -3,16 +3,19 @@ from pathlib import Path
 
 import pytest
 
+from course_tools.testing import missing_real_data
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """The real data sets (../shared/datasets or COURSE_DATA_DIR); tests needing them skip without."""
+    """The real data sets (COURSE_DATA_DIR, else ../shared/datasets); tests needing them skip without, or fail
+    when ``COURSE_REQUIRE_REAL_DATA=1`` (the CI, where a skipped real-data test would hide a missing cache)."""
     path = Path(os.environ.get("COURSE_DATA_DIR") or SHARED)
     if not (path / "fashion-mnist").is_dir():
-        pytest.skip(f"real data not found at {path}")
+        missing_real_data(f"real data not found at {path}")
     return path
 
 

@@ -1,8 +1,10 @@
 """course_utils.check_dataset: one test per problem, each on a tiny data set built here.
 
 Every CLI test asserts the exact problem for the exact file, the exit code, that no traceback is printed,
-and that the data set is byte-for-byte unchanged afterwards.
+and that the data set is byte-for-byte unchanged afterwards. The CLI runs in this process (its ``main()``);
+one test runs the real ``python -m`` command.
 """
+import contextlib
 import hashlib
 import io
 import itertools
@@ -75,9 +77,24 @@ def tree_hashes(root: Path) -> dict:
     return out
 
 
-def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "course_utils.check_dataset", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+def run_cli(*args, subprocess_run=False):
+    """The command line on ``args``: its exit code, stdout and stderr (and never a traceback).
+
+    In this process by default, through the same ``main()`` that ``python -m`` calls: a new interpreter imports
+    TensorFlow with the package, seconds per call. ``subprocess_run=True`` runs the real command.
+    """
+    args = [str(a) for a in args]
+    if subprocess_run:
+        proc = subprocess.run([sys.executable, "-m", "course_utils.check_dataset", *args],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+    else:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cd.main(args)
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code
+        proc = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
     assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
     return proc
 
@@ -469,6 +486,15 @@ def test_progress_counter_goes_to_stderr(ds):
     proc = run_cli(ds, "--progress", *RELAXED)
     assert proc.returncode == 0 and "checking images" in proc.stderr and "6img" in proc.stderr
     assert "checking images" not in run_cli(ds, *RELAXED).stderr     # off when stderr is not a terminal
+
+
+def test_the_module_runs_as_a_command(ds, tmp_path):
+    """``python -m course_utils.check_dataset`` itself (the other tests call its main() in this process)."""
+    put(ds / "cat" / "blank.png", b"")
+    report = run_cli(ds, "--json", *RELAXED, subprocess_run=True)
+    assert report.returncode == 1 and json.loads(report.stdout)["errors"][0]["file"] == "cat/blank.png"
+    usage = run_cli(tmp_path / "nowhere", subprocess_run=True)
+    assert usage.returncode == 2 and "nowhere: not found" in usage.stderr and "usage:" in usage.stderr
 
 
 # --- bad usage: exit 2 -------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ def test_promoting_metrics_refuses_partial_failed_fallback_or_other_mode_runs(tm
 
 
 def test_a_full_course_run_fails_when_prose_and_measurement_disagree(tmp_path, monkeypatch):
+    from course_tools import claims
     from course_tools import run as runner
 
     nb = tmp_path / "09_x.ipynb"
@@ -72,11 +73,16 @@ def test_a_full_course_run_fails_when_prose_and_measurement_disagree(tmp_path, m
         "about 90%<!-- claim: test_accuracy = 0.90 ± 0.01 -->")]), nb)
     measured = {"test_accuracy": 0.5, "dataset": "fashion_mnist", "mode": "full"}
     monkeypatch.setattr(runner, "list_notebooks", lambda selection=None: [nb])
-    monkeypatch.setattr(runner, "execute_notebook", lambda path, mode, out_dir, artifacts: runner.NotebookResult(
-        path.stem, 1.0, measured, out_dir / path.name))
+    monkeypatch.setattr(runner, "execute_notebook", lambda path, mode, out_dir, artifacts, parameters=None:
+                        runner.NotebookResult(path.stem, 1.0, dict(measured), out_dir / path.name))
     before = results_file().read_text()
     results, problems = runner.run_course("full", build_root=tmp_path / "build", html=False)
     assert problems and "measured 0.5000" in problems[0]
     assert results_file().read_text() == before, "a course run never rewrites the recorded results"
     measured["test_accuracy"] = 0.9
     assert runner.run_course("full", build_root=tmp_path / "build", html=False)[1] == []
+    # promoting that run records what the runner's summary.json holds, and the prose then checks against it
+    monkeypatch.setattr(claims, "results_file", lambda: tmp_path / "results" / "metrics-full.json")
+    recorded = json.loads(claims.record_full_metrics(tmp_path / "build" / "full" / "summary.json", ["09_x"]).read_text())
+    assert recorded == {"09_x": measured}
+    assert check_claims([nb], recorded) == []
