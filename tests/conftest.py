@@ -19,6 +19,17 @@ def shared_data():
     return path
 
 
+@pytest.fixture(scope="session")
+def v1_weights(shared_data):
+    """The MobileNet v1 ImageNet weights file beside the real data (skips, or fails under the same rule, without)."""
+    from course_utils import backbones
+
+    path = shared_data / "weights" / backbones.WEIGHTS_FILE
+    if not path.is_file():
+        missing_real_data(f"{path} not found")
+    return path
+
+
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No local copies and no network: only the embedded fallback is available."""

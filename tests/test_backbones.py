@@ -21,13 +21,6 @@ def no_weights(monkeypatch, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def v1_weights(shared_data):
-    path = shared_data / "weights" / V1_FILE
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
-
 
 @pytest.fixture
 def served_from(monkeypatch):

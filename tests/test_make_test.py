@@ -151,3 +151,17 @@ def test_real_data_fixture_skips_or_fails_when_real_data_is_required(required, o
     result = pytester.runpytest_inprocess("-rs")
     result.assert_outcomes(**{outcome: 1})
     result.stdout.fnmatch_lines([f"*real data not found at {pytester.path / 'no-data'}*"])
+
+
+def test_make_test_forces_mixed_precision_where_the_gpu_path_is_cheap_to_check(tmp_path):
+    """04, 06 and 07 run under mixed_float16 in make test (the GPU's policy, emulated on the CPU); the others do not."""
+    from course_tools.run import list_notebooks
+
+    real = {nb.stem: nb for nb in list_notebooks()}
+    assert set(testing.FORCED_PRECISION) <= set(real), "a forced notebook that does not exist"
+    copies = testing.prepare_for_nbval(TestBuild(tmp_path / "build"), [real[s] for s in ("04_cnn_architecture",
+                                                                                         "05_training")])
+    injected = {copy.stem: [c.source for c in nbformat.read(copy, as_version=4).cells
+                            if "injected-parameters" in c.metadata.get("tags", [])][0] for copy in copies}
+    assert 'PRECISION = "mixed_float16"' in injected["04_cnn_architecture"]
+    assert "PRECISION" not in injected["05_training"]

@@ -113,7 +113,6 @@ def test_test_curve_records_each_epoch_without_its_own_time(tmp_path):
     assert [row["epoch"] for row in curve.rows] == [1, 2]
     assert 0 < curve.rows[0]["train_seconds"] < curve.rows[1]["train_seconds"]
     assert curve.eval_seconds > 0
-    assert curve.rows[1]["train_seconds"] <= result.wall_seconds - curve.eval_seconds + 0.05
     assert curve.rows[-1]["test_accuracy"] == round(result.test_accuracy, 4)  # the same model, the same images
 
 

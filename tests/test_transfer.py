@@ -10,13 +10,6 @@ import tensorflow as tf
 from course_utils import backbones, transfer
 
 
-@pytest.fixture
-def v1_weights(shared_data):
-    path = shared_data / "weights" / backbones.WEIGHTS_FILE
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
-
 
 @pytest.fixture
 def mixed_precision():
