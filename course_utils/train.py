@@ -167,6 +167,11 @@ RECIPES = {
         "course_fast", "fast_cnn", {"widths": (64, 128, 256), "l2": 6.7e-4}, epochs=8, batch_size=256,
         validation_split=0.0, optimizer="sgd", momentum=0.85, max_lr=0.375, warmup_fraction=0.2,
         label_smoothing=0.2, augment="translate_flip2", tf_data=True, flip_tta=True, precision="mixed_bfloat16"),
+    # the same for 12 epochs: the moonshot (88%) within the same 3.5x
+    ("cifar10", "course_fast_long"): Recipe(
+        "course_fast_long", "fast_cnn", {"widths": (64, 128, 256), "l2": 6.7e-4}, epochs=12, batch_size=256,
+        validation_split=0.0, optimizer="sgd", momentum=0.85, max_lr=0.375, warmup_fraction=0.2,
+        label_smoothing=0.2, augment="translate_flip2", tf_data=True, flip_tta=True, precision="mixed_bfloat16"),
 }
 
 
