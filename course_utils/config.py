@@ -75,6 +75,18 @@ def gpu_count() -> int:
     return len(tf.config.list_physical_devices("GPU"))
 
 
+def bfloat16_is_fast() -> bool:
+    """Whether bfloat16 math runs natively here: on a GPU, or a CPU with AVX512-BF16 or AMX (Linux's
+    ``/proc/cpuinfo``). Elsewhere TensorFlow emulates it, slower than float32."""
+    if gpu_count():
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def default_precision() -> str:
     """The dtype policy for this machine: ``"mixed_float16"`` on a GPU (about twice as fast), else ``"float32"``
     (a CPU only emulates float16, which is slower)."""

@@ -192,3 +192,75 @@ def receptive_fields(model: keras.Model) -> list[dict]:
         rows.append({"layer": layer.name, "kernel": k, "stride": s, "jump": j, "receptive field": r,
                      "output size": tuple(layer.output.shape[1:3])})
     return rows
+
+
+# --- the fast CIFAR-10 net (airbench-style, sized for CPUs) -------------------------------------
+
+def whitening_kernel(images, kernel_size: int = 2, eps: float = 3e-5, max_patches: int = 200_000, seed: int = 0):
+    """A frozen first convolution that whitens ``kernel_size`` × ``kernel_size`` patches: ``(kernel, bias)``.
+
+    The patches' covariance is ``V diag(λ) Vᵀ``; filter ``i`` is eigenvector ``v_i / sqrt(λ_i + eps)`` and its
+    negative (so a ReLU-like activation keeps both signs), the bias subtracts the mean patch. Every output channel
+    then has unit variance and the channels are uncorrelated: the net does not have to learn to undo the strong
+    correlation of neighbouring pixels first. ``images``: float images in [0, 1], ``(N, H, W, C)``; ``eps`` is
+    airbench's 5e-4 for images normalised to unit variance, rescaled to [0, 1] pixels (variance about 1/16).
+    """
+    import numpy as np
+
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w, c = images.shape
+    k = kernel_size
+    rng = np.random.default_rng(seed)
+    count = min(max_patches, n * (h - k + 1) * (w - k + 1))
+    idx, rows, cols = (rng.integers(0, n, count), rng.integers(0, h - k + 1, count), rng.integers(0, w - k + 1, count))
+    patches = np.stack([images[idx, rows + i, cols + j] for i in range(k) for j in range(k)], axis=1)  # (P, k*k, C)
+    patches = patches.reshape(count, k * k * c).astype(np.float64)
+    mean = patches.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches - mean, rowvar=False))
+    filters = eigenvectors / np.sqrt(eigenvalues + eps)             # (k*k*C, k*k*C), one filter per column
+    filters = np.concatenate([filters, -filters], axis=1)
+    kernel = filters.reshape(k, k, c, 2 * k * k * c).astype(np.float32)  # patch order (i, j, channel) = Conv2D's
+    bias = -(mean @ filters).astype(np.float32)
+    return kernel, bias
+
+
+def set_whitening(model: keras.Model, images, **kwargs) -> bool:
+    """Give ``model``'s layer named ``whiten`` (if it has one) the whitening filters of ``images``; True if so."""
+    layer = next((l for l in model.layers if l.name == "whiten"), None)
+    if layer is None:
+        return False
+    layer.set_weights(list(whitening_kernel(images, layer.kernel_size[0], **kwargs)))
+    return True
+
+
+def fast_cnn(input_shape=(32, 32, 3), num_classes: int = 10, widths=(64, 128, 256), whiten: bool = True,
+             activation: str = "relu", bn_momentum: float = 0.6, logit_scale: float = 1 / 9, l2: float = 0.0,
+             name: str = "fast_cnn") -> keras.Model:
+    """The fast CIFAR-10 net: an airbench-style (Keller Jordan, 2024) three-block BatchNorm CNN.
+
+    [frozen 2×2 whitening conv → activation] → per width: Conv 3×3 → MaxPool → BN → act → Conv 3×3 → BN → act;
+    then global max pooling → Dense (no bias) → × ``logit_scale`` → softmax (float32). The whitening weights come
+    from the training images (:func:`set_whitening`; until then the layer is a plain frozen conv). BatchNorm has
+    no scale (the next conv rescales anyway) and keeps fast-moving statistics (``bn_momentum``).
+    """
+    reg = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    if whiten:
+        c = input_shape[-1]
+        x = layers.Conv2D(2 * 4 * c, 2, padding="valid", trainable=False, name="whiten")(x)
+        x = layers.Activation(activation, name="whiten_act")(x)
+    for b, width in enumerate(widths):
+        for c_i in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                              name=f"block{b + 1}_conv{c_i + 1}")(x)
+            if c_i == 0:
+                x = layers.MaxPooling2D(2, name=f"block{b + 1}_pool")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, scale=False, epsilon=1e-5,
+                                          name=f"block{b + 1}_bn{c_i + 1}")(x)
+            x = layers.Activation(activation, name=f"block{b + 1}_act{c_i + 1}")(x)
+    x = layers.GlobalMaxPooling2D(name="pool")(x)
+    x = layers.Dense(num_classes, use_bias=False, kernel_regularizer=reg, name="logits")(x)
+    x = layers.Rescaling(logit_scale, name="logit_scale")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)

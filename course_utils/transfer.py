@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from . import data, models
+from . import data, models, train
 
 
 # --- the recipe: the same code as notebook 07's cells ---------------------------------------------------
@@ -43,7 +43,7 @@ def build_transfer_model(base, num_classes, input_shape, dropout=0.2):
 
 def compile_and_fit(model, train_ds, val_ds, epochs, lr=1e-3, initial_epoch=0, verbose=2):
     """(Re)compile with Adam at ``lr``, then train up to epoch ``epochs`` (taught in notebook 07)."""
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train.compile_model(model, learning_rate=lr)  # Adam, sparse categorical cross-entropy, accuracy
     return model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
                      shuffle=False)  # the datasets shuffle themselves
 

@@ -48,13 +48,40 @@ def test_promote_refuses_what_is_not_a_real_measurement(tmp_path, rows):
 def test_tables_judge_rows_against_the_targets(tmp_path):
     build = tmp_path / "recipes.json"
     rows = _rows()
-    rows[1]["wall_seconds"] = 150.0  # accurate enough, but slower than the reference: the 1x target is missed
+    rows[1].update(test_accuracy=0.94, wall_seconds=150.0)  # accurate enough, but slower than the reference (1x)
     build.write_text(json.dumps(rows))
     results.promote("recipes", build, "when", root=tmp_path)
     table = results.render("recipes", "fashion_mnist", root=tmp_path)
-    assert "| course | 92.50% | 150 | 4 | 1.50 | ≥ 92.0%, ≤ 1× reference time | **no** |" in table
-    assert "| reference | 90.00% | 100 | 5 | 1.00 | ≥ 90.5% | **no** |" in table
+    assert "| course | – | – | 94.00% | 150 | 4 | 1.50 | – | – | ≥ 93.5%, ≤ 1× reference time | **no** |" in table
+    assert "| reference | – | – | 90.00% | 100 | 5 | 1.00 | – | – | ≥ 90.5% | **no** |" in table
     assert "no recorded run for cifar10" in results.render("recipes", "cifar10", root=tmp_path)
+
+
+def test_tables_show_the_mean_and_spread_over_seeds_and_the_machine(tmp_path):
+    def row(recipe, seed, test, seconds):
+        return {"dataset": "cifar10", "recipe": recipe, "seed": seed, "test_accuracy": test,
+                "validation_accuracy": test + 0.01, "wall_seconds": seconds, "epochs": 10,
+                "images_per_second": 1000.0, "gflops_per_second": 50.0, "share_of_matmul": 0.25,
+                "machine_matmul_gflops": 200.0, "machine_matmul_gflops_end": 190.0}
+
+    rows = [row("reference", 1, 0.66, 100.0), row("course", 1, 0.86, 300.0),
+            row("reference", 2, 0.66, 100.0), row("course", 2, 0.84, 400.0)]
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(rows))
+    results.promote("recipes", build, "when", root=tmp_path)
+    table = results.render("recipes", "cifar10", root=tmp_path)
+    assert ("| course | 2 | 86.00% ± 1.41% | 85.00% ± 1.41% | 350 ± 71 | 10 | 3.50 ± 0.71 | 1000 | 50 (25%) "
+            "| ≥ 85.0%, ≤ 3.5× reference time | yes |") in table
+    assert "200 GFLOP/s at its start, 190 at its end" in table
+
+
+def test_promote_refuses_a_development_run_without_test_scores(tmp_path):
+    rows = _rows()
+    rows[1]["test_accuracy"] = None
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(rows))
+    with pytest.raises(SystemExit, match="unscored"):
+        results.promote("recipes", build, "x", root=tmp_path)
 
 
 def test_sync_rewrites_only_the_marked_blocks(tmp_path):
@@ -65,5 +92,5 @@ def test_sync_rewrites_only_the_marked_blocks(tmp_path):
     readme.write_text("intro\n<!-- bench-table recipes fashion_mnist -->\nstale\n<!-- /bench-table -->\nend\n")
     assert results.sync_readme(readme, root=tmp_path)
     text = readme.read_text()
-    assert "stale" not in text and "| course | 92.50% |" in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "stale" not in text and "| course | – | – | 92.50% |" in text and text.startswith("intro\n") and text.endswith("end\n")
     assert not results.sync_readme(readme, root=tmp_path), "a second run changes nothing"

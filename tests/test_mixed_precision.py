@@ -33,6 +33,7 @@ BUILDERS = {
     "small_cnn": lambda: models.small_cnn((28, 28, 1), 10, dropout=0.3, l2=1e-4, batchnorm=True),
     "course_cnn": lambda: models.course_cnn((28, 28, 1), 10),
     "course_resnet": lambda: models.course_resnet((32, 32, 3), 10),
+    "fast_cnn": lambda: models.fast_cnn((32, 32, 3), 10, widths=(8, 8, 8)),
 }
 
 

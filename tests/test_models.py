@@ -123,7 +123,7 @@ def test_batchnorm_models_are_usable_after_a_quick_run(builder):
     rng = np.random.default_rng(0)
     x, y = _squares(1920, rng)
     x_test, y_test = _squares(500, rng)
-    model = train.compile_model(builder(), 10, learning_rate=3e-3)
+    model = train.compile_model(builder(), learning_rate=3e-3)
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"] > 0.9
 

@@ -47,9 +47,9 @@ def test_one_cycle_rises_then_falls():
 
 
 def test_compile_model_picks_the_loss():
-    model = train.compile_model(_tiny_model(), 3)
+    model = train.compile_model(_tiny_model())
     assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
-    model = train.compile_model(_tiny_model(), 3, one_hot=True, label_smoothing=0.1)
+    model = train.compile_model(_tiny_model(), one_hot=True, label_smoothing=0.1)
     assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
 
 

@@ -40,9 +40,11 @@ def promote(part: str, source: Path, recorded: str, root: Path | None = None) ->
     rows = json.loads(Path(source).read_text())
     if not rows:
         raise SystemExit(f"{source}: no rows to record")
-    bad = sorted({r.get("dataset", "?") for r in rows if r.get("dataset") not in recipes.DATASETS or r.get("error")})
+    bad = sorted({r.get("dataset", "?") for r in rows if r.get("dataset") not in recipes.DATASETS or r.get("error")
+                  or r.get("test_accuracy") is None})
     if bad:
-        raise SystemExit(f"{source}: not recording: rows for {bad} (fallback data, unknown data set or an error)")
+        raise SystemExit(f"{source}: not recording: rows for {bad} (fallback data, unknown data set, an error, "
+                         "or a development run that left the test split unscored)")
     datasets = sorted({r["dataset"] for r in rows})
     recorded_file = load(part, root)
     kept = [run for run in recorded_file["runs"] if not set(run["datasets"]) & set(datasets)]
@@ -54,29 +56,48 @@ def promote(part: str, source: Path, recorded: str, root: Path | None = None) ->
 
 
 def _target_text(dataset: str, recipe: str) -> str:
-    min_acc, max_ratio = recipes.TARGETS.get((dataset, recipe), (None, None))
-    parts = [f"≥ {min_acc:.1%}"] if min_acc else []
-    if max_ratio:
-        parts.append(f"≤ {max_ratio:.0f} s" if dataset == "cifar10" else f"≤ {max_ratio:g}× reference time")
-    return ", ".join(parts) or "–"
+    return recipes.target_text(dataset, recipe, ascii_only=False) or "–"
+
+
+def _cell(value, std=None, fmt="{:.2%}") -> str:
+    if value is None:
+        return "–"
+    return fmt.format(value) + (" ± " + fmt.format(std) if std else "")
 
 
 def recipes_table(dataset: str, recorded: dict) -> str:
-    """The markdown table of one data set's recorded recipe rows, with today's targets and whether each is met."""
+    """The markdown table of one data set's recorded recipe rows, with today's targets and whether each is met.
+
+    One line per recipe: with several seeds, the mean ± standard deviation over them (the verdict on the means).
+    """
     runs = [run for run in recorded["runs"] if dataset in run["datasets"]]
     if not runs:
         return f"*(no recorded run for {dataset}: `make bench PART=recipes`, then `promote`)*\n"
     run = runs[-1]
-    rows = [r for r in run["rows"] if r["dataset"] == dataset]
-    reference = next((r["wall_seconds"] for r in rows if r["recipe"] == "reference"), None)
+    rows = [dict(r) for r in run["rows"] if r["dataset"] == dataset]
+    if any(r.get("time_ratio_to_reference") is None for r in rows):  # recorded before the bench wrote ratios
+        recipes.add_ratios(rows)
     lines = [f"Recorded {run['recorded']}.", "",
-             "| recipe | test accuracy | training s | epochs | × reference | target | met |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ratio = f"{r['wall_seconds'] / reference:.2f}" if reference else "–"
-        verdict = "yes" if recipes._verdict(r, reference) == "ok" else "**no**"
-        lines.append(f"| {r['recipe']} | {r['test_accuracy']:.2%} | {r['wall_seconds']:.0f} | {r.get('epochs') or '–'} "
-                     f"| {ratio} | {_target_text(dataset, r['recipe'])} | {verdict} |")
+             "| recipe | seeds | validation accuracy | test accuracy | training s | epochs | × reference "
+             "| images/s | GFLOP/s (share of matmul) | target | met |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in recipes.summarize(rows):
+        seeds = len(s["seeds"]) if s["seeds"] != [None] else "–"
+        rate = "–" if s["gflops_per_second"] is None else (
+            f"{s['gflops_per_second']:.0f}" + (f" ({s['share_of_matmul']:.0%})" if s["share_of_matmul"] else ""))
+        epochs = "–" if s["epochs"] is None else f"{s['epochs']:g}"
+        met = {"ok": "yes", "MISSED": "**no**"}.get(s["verdict"], "–")
+        lines.append(f"| {s['recipe']} | {seeds} | {_cell(s['validation_accuracy'], s['validation_accuracy_std'])} "
+                     f"| {_cell(s['test_accuracy'], s['test_accuracy_std'])} "
+                     f"| {_cell(s['wall_seconds'], s['wall_seconds_std'], '{:.0f}')} | {epochs} "
+                     f"| {_cell(s['time_ratio_to_reference'], s['time_ratio_to_reference_std'], '{:.2f}')} "
+                     f"| {_cell(s['images_per_second'], None, '{:.0f}')} | {rate} "
+                     f"| {_target_text(dataset, s['recipe'])} | {met} |")
+    rates = sorted({(r.get("machine_matmul_gflops"), r.get("machine_matmul_gflops_end")) for r in rows
+                    if r.get("machine_matmul_gflops")}, key=str)
+    for start, end in rates:
+        lines += ["", f"The machine's float32 matmul rate, measured in the same run: {start:.0f} GFLOP/s at its start"
+                  + (f", {end:.0f} at its end." if end else ".")]
     return "\n".join(lines) + "\n"
 
 
