@@ -189,6 +189,12 @@ def _num(value, fmt, width):
     return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
 
 
+def matmul_rates(rows: list[dict]) -> list[tuple]:
+    """The machine's measured float32 matmul rates ``(start, end)`` of the runs behind ``rows``, each once."""
+    return sorted({(r.get("machine_matmul_gflops"), r.get("machine_matmul_gflops_end")) for r in rows
+                   if r.get("machine_matmul_gflops")}, key=str)
+
+
 def format_table(rows: list[dict]) -> str:
     """The printed table: one line per recipe and seed, then (with several seeds) mean ± std per recipe."""
     header = (f"{'dataset':<14} {'recipe':<12} {'seed':>5} {'val acc':>8} {'test acc':>8} {'train s':>8} "
@@ -213,9 +219,7 @@ def format_table(rows: list[dict]) -> str:
                          f"{_pct(s['validation_accuracy'], s['validation_accuracy_std'], 14)} "
                          f"{_pct(s['test_accuracy'], s['test_accuracy_std'], 14)} {s['wall_seconds']:>8.0f} "
                          f"{ratio:>11}  [{s['verdict']}]")
-    rates = sorted({(r.get("machine_matmul_gflops"), r.get("machine_matmul_gflops_end")) for r in rows
-                    if r.get("machine_matmul_gflops")}, key=str)
-    for start, end in rates:
+    for start, end in matmul_rates(rows):
         lines.append(f"machine float32 matmul: {start:.0f} GFLOP/s at the start of the run, "
                      f"{end:.0f} at the end" if end else f"machine float32 matmul: {start:.0f} GFLOP/s")
     return "\n".join(lines)

@@ -93,9 +93,7 @@ def recipes_table(dataset: str, recorded: dict) -> str:
                      f"| {_cell(s['time_ratio_to_reference'], s['time_ratio_to_reference_std'], '{:.2f}')} "
                      f"| {_cell(s['images_per_second'], None, '{:.0f}')} | {rate} "
                      f"| {_target_text(dataset, s['recipe'])} | {met} |")
-    rates = sorted({(r.get("machine_matmul_gflops"), r.get("machine_matmul_gflops_end")) for r in rows
-                    if r.get("machine_matmul_gflops")}, key=str)
-    for start, end in rates:
+    for start, end in recipes.matmul_rates(rows):
         lines += ["", f"The machine's float32 matmul rate, measured in the same run: {start:.0f} GFLOP/s at its start"
                   + (f", {end:.0f} at its end." if end else ".")]
     return "\n".join(lines) + "\n"
