@@ -7,6 +7,7 @@ A generated table sits between ``<!-- results-table NAME -->`` and ``<!-- /resul
 
 - ``headlines``: each notebook's headline metric in the recorded full run (``results/metrics-full.json``);
 - ``tuning``: notebook 08's three searches in that run (trials, epochs, seconds, best validation accuracy);
+- ``transfer``: notebook 07's models and its comparison by training-set size in that run;
 - ``times``: seconds per notebook in each mode (``results/timings.json``).
 
 The benchmark tables (``<!-- bench-table ... -->``) come from ``results/bench/`` through
@@ -76,6 +77,26 @@ def tuning_table(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def transfer_table(metrics: dict) -> str:
+    """Notebook 07: its fine-tuned model, then test accuracy per method and training-set size (``comparison``)."""
+    m = metrics.get("07_transfer_learning")
+    if not m:
+        return "*(no recorded full run of notebook 07)*\n"
+    found = [key.split(" @ ") for key in m["comparison"]]
+    order = ["from scratch", "feature extraction", "fine-tuning"]  # the notebook's order
+    methods = sorted(dict.fromkeys(method for method, _ in found), key=lambda x: (x not in order, order.index(x)
+                                                                                  if x in order else 0, x))
+    sizes = sorted({int(n) for _, n in found})
+    lines = ["| images per class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for n in sizes:
+        cells = [m["comparison"].get(f"{method} @ {n}") for method in methods]
+        lines.append(f"| {n} | " + " | ".join("–" if c is None else f"{c:.1%}" for c in cells) + " |")
+    lines += ["", f"The notebook's own model ({m['train_images']:,} training images of five classes, backbone "
+                  f"{m['backbone']} from {m['backbone_source']}): feature extraction {m['feature_extraction_accuracy']:.2%}, "
+                  f"fine-tuned {m['test_accuracy']:.2%} on the test folder (chance {m['chance_accuracy']:.0%})."]
+    return "\n".join(lines) + "\n"
+
+
 def times_table(timings: dict) -> str:
     """Seconds per notebook in each recorded mode, and when each was recorded."""
     modes = [mode for mode in MODES if mode in timings.get("modes", {})]
@@ -97,9 +118,11 @@ def render(name: str, root: Path | None = None) -> str:
         return headlines_table(_load(root, "metrics-full.json"))
     if name == "tuning":
         return tuning_table(_load(root, "metrics-full.json"))
+    if name == "transfer":
+        return transfer_table(_load(root, "metrics-full.json"))
     if name == "times":
         return times_table(_load(root, "timings.json"))
-    raise ValueError(f"no README table named {name!r}; known: headlines, tuning, times")
+    raise ValueError(f"no README table named {name!r}; known: headlines, tuning, transfer, times")
 
 
 def blocks(text: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_readme_tables_are_the_recorded_results():
     text = (ROOT / "README.md").read_text()
     found = readme.blocks(text)
-    assert {name for name, _ in found} == {"headlines", "tuning", "times"}
+    assert {name for name, _ in found} == {"headlines", "tuning", "transfer", "times"}
     for name, table in found:
         assert table == readme.render(name), f"README's {name} table differs: run `python -m course_tools.readme`"
 
@@ -23,6 +23,10 @@ def _metrics():
                           "best_val_accuracy_grid": 0.8787, "best_val_accuracy_random": 0.8867,
                           "best_val_accuracy_hyperband": 0.8853, "best_strategy": "random", "test_accuracy": 0.8949,
                           "val_accuracy_stderr": 0.0058, "headline_metric": "test_accuracy", "dataset": "fashion_mnist"},
+            "07_transfer_learning": {"comparison": {"fine-tuning @ 20": 0.67, "from scratch @ 20": 0.489,
+                                                    "from scratch @ 100": 0.634, "feature extraction @ 20": 0.652},
+                                     "train_images": 2880, "backbone": "b", "backbone_source": "s", "test_accuracy": 0.864,
+                                     "feature_extraction_accuracy": 0.865, "chance_accuracy": 0.2},
             "03_preprocessing": {"headline_metric": "tfdata_fit_images_per_s", "tfdata_fit_images_per_s": 19429.47}}
 
 
@@ -33,6 +37,10 @@ def test_tables_show_what_the_files_hold(tmp_path):
     assert "| grid | 13 | 52 | 128 | 0.879 |" in tuning
     assert "| Hyperband | 20 | 52 | – | 0.885 |" in tuning, "a figure that was not recorded shows as a dash"
     assert "89.49%" in tuning and "±0.58" in tuning
+    transfer = readme.render("transfer", tmp_path)
+    assert transfer.startswith("| images per class | from scratch | feature extraction | fine-tuning |")
+    assert "| 20 | 48.9% | 65.2% | 67.0% |" in transfer and "| 100 | 63.4% | – | – |" in transfer
+    assert "fine-tuned 86.40%" in transfer
     headlines = readme.render("headlines", tmp_path)
     assert "| 08 | fashion_mnist | test accuracy | 89.49% |" in headlines
     assert "| 03 | – | tfdata fit images per s | 19,429 |" in headlines
