@@ -197,11 +197,11 @@ def matmul_rates(rows: list[dict]) -> list[tuple]:
 
 def format_table(rows: list[dict]) -> str:
     """The printed table: one line per recipe and seed, then (with several seeds) mean ± std per recipe."""
-    header = (f"{'dataset':<14} {'recipe':<12} {'seed':>5} {'val acc':>8} {'test acc':>8} {'train s':>8} "
+    header = (f"{'dataset':<14} {'recipe':<17} {'seed':>5} {'val acc':>8} {'test acc':>8} {'train s':>8} "
               f"{'x ref':>6} {'img/s':>7} {'GFLOP/s':>7} {'epochs':>6}  target")
     lines = [header]
     for r in rows:
-        lines.append(f"{r['dataset']:<14} {r['recipe']:<12} {str(r.get('seed', '-')):>5} "
+        lines.append(f"{r['dataset']:<14} {r['recipe']:<17} {str(r.get('seed', '-')):>5} "
                      f"{_pct(r.get('validation_accuracy'))} {_pct(r.get('test_accuracy'))} "
                      f"{r['wall_seconds']:>8.0f} {_num(r.get('time_ratio_to_reference'), '.2f', 6)} "
                      f"{_num(r.get('images_per_second'), '.0f', 7)} {_num(r.get('gflops_per_second'), '.1f', 7)} "
@@ -210,12 +210,12 @@ def format_table(rows: list[dict]) -> str:
     summary = summarize(rows)
     if any(len(s["seeds"]) > 1 for s in summary):
         lines += ["", "mean ± std over seeds:",
-                  f"{'dataset':<14} {'recipe':<12} {'seeds':>5} {'val acc':>14} {'test acc':>14} {'train s':>8} "
+                  f"{'dataset':<14} {'recipe':<17} {'seeds':>5} {'val acc':>14} {'test acc':>14} {'train s':>8} "
                   f"{'x ref':>11}  verdict on the means"]
         for s in summary:
             ratio = ("-" if s["time_ratio_to_reference"] is None
                      else f"{s['time_ratio_to_reference']:.2f}±{s['time_ratio_to_reference_std']:.2f}")
-            lines.append(f"{s['dataset']:<14} {s['recipe']:<12} {len(s['seeds']):>5} "
+            lines.append(f"{s['dataset']:<14} {s['recipe']:<17} {len(s['seeds']):>5} "
                          f"{_pct(s['validation_accuracy'], s['validation_accuracy_std'], 14)} "
                          f"{_pct(s['test_accuracy'], s['test_accuracy_std'], 14)} {s['wall_seconds']:>8.0f} "
                          f"{ratio:>11}  [{s['verdict']}]")
