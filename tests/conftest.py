@@ -31,6 +31,19 @@ def v1_weights(shared_data):
 
 
 @pytest.fixture
+def mixed_precision():
+    """The GPU's dtype policy (mixed_float16) for one test; the previous one afterwards, whatever happens."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No local copies and no network: only the embedded fallback is available."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "no-data"))

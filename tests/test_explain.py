@@ -5,24 +5,8 @@ import pytest
 import tensorflow as tf
 
 from course_utils import explain
+from synthetic import SIZE, square_images
 
-SIZE = 16
-
-
-def square_images(n, seed=0):
-    """Noisy 16x16 images: class 0 has one bright 4x4 square (in the left or right half), class 1 is noise only.
-
-    Returns images, labels and the side of the square (0: left, 1: right; meaningless for class 1).
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 0.3, size=(n, SIZE, SIZE, 1)).astype("float32")
-    y = rng.integers(0, 2, size=n)
-    side = rng.integers(0, 2, size=n)
-    for i in np.flatnonzero(y == 0):
-        col = rng.integers(0, SIZE // 2 - 4 + 1) + (SIZE // 2 if side[i] else 0)
-        row = rng.integers(0, SIZE - 4 + 1)
-        x[i, row:row + 4, col:col + 4, 0] = 1.0
-    return x, y, side
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,8 @@ import pytest
 import tensorflow as tf
 
 from course_utils import Run, evaluate, explain, models, train, transfer
+from synthetic import SIZE, bars, square_images
 
-SIZE = 16
-
-
-@pytest.fixture
-def mixed_precision():
-    """The GPU's dtype policy for one test; float32 (the previous one) afterwards, whatever happens."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 BUILDERS = {
@@ -70,21 +59,10 @@ def test_a_float16_softmax_is_refused_with_the_fix_in_the_message(mixed_precisio
         evaluate.predict_proba(model, images)
 
 
-def _bars(n, seed=0):
-    """A learnable task: a bright bar in the left, middle or right third of a noisy 28x28 image (classes 0, 1, 2)."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    y = rng.integers(0, 3, size=n)
-    for i in range(n):
-        row = rng.integers(2, 18)
-        x[i, row:row + 8, 2 + 9 * y[i]:8 + 9 * y[i]] = 255
-    return x, y.astype(np.uint8)
-
-
 def test_a_short_fit_learns_under_mixed_precision(mixed_precision, tmp_path):
     """The reference recipe, float16 compute, built under a given strategy: it learns (chance is 1/3)."""
-    x, y = _bars(400)
-    x_test, y_test = _bars(90, seed=1)
+    x, y = bars(400)
+    x_test, y_test = bars(90, seed=1)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     result = train.fit_recipe(train.get_recipe("fashion_mnist", "reference"), x, y, x_test, y_test, 3, epochs=2,
@@ -106,19 +84,6 @@ def test_predict_proba_both_ways_on_a_mixed_precision_model(mixed_precision):
     np.testing.assert_allclose(from_logits, proba, atol=1e-6)
     with pytest.raises(ValueError, match='outputs="logits"'):
         evaluate.predict_proba(logits_model, images)
-
-
-def square_images(n, seed=0):
-    """Noisy 16x16 images: class 0 has a bright 4x4 square in the left or right half, class 1 is noise only."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 0.3, size=(n, SIZE, SIZE, 1)).astype("float32")
-    y = rng.integers(0, 2, size=n)
-    side = rng.integers(0, 2, size=n)
-    for i in np.flatnonzero(y == 0):
-        col = rng.integers(0, SIZE // 2 - 4 + 1) + (SIZE // 2 if side[i] else 0)
-        row = rng.integers(0, SIZE - 4 + 1)
-        x[i, row:row + 4, col:col + 4, 0] = 1.0
-    return x, y, side
 
 
 def square_cnn(head_dtype="float32"):

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 from course_utils import config, train
+from synthetic import bars
 
 
 def _tiny_model():
@@ -81,22 +82,11 @@ def test_fit_recipe_runs_on_a_tiny_subset(name, tmp_path):
     assert set(row) >= {"dataset", "recipe", "test_accuracy", "wall_seconds"}
 
 
-def _squares(n, seed=0):
-    """A learnable task: a bright bar in the left, middle or right third of a noisy 28x28 image (classes 0, 1, 2)."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    y = rng.integers(0, 3, size=n)
-    for i in range(n):
-        row = rng.integers(2, 18)
-        x[i, row:row + 8, 2 + 9 * y[i]:8 + 9 * y[i]] = 255
-    return x, y.astype(np.uint8)
-
-
 @pytest.mark.parametrize("name,changes,epochs", [("reference", {}, 2), ("course", {"batch_size": 32}, 3)])
 def test_fit_recipe_learns_a_learnable_task(name, changes, epochs, tmp_path):
     """Far above chance (1/3) on test images it never saw; the small batches give BatchNorm enough steps."""
-    x, y = _squares(400)
-    x_test, y_test = _squares(90, seed=1)
+    x, y = bars(400)
+    x_test, y_test = bars(90, seed=1)
     config.set_seed(0)
     recipe = dataclasses.replace(train.get_recipe("fashion_mnist", name), **changes)
     result = train.fit_recipe(recipe, x, y, x_test, y_test, 3, epochs=epochs, work_dir=tmp_path, verbose=0)

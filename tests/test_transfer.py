@@ -7,19 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import backbones, transfer
-
-
-
-@pytest.fixture
-def mixed_precision():
-    """The GPU's dtype policy for one test; the previous one afterwards, whatever happens."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+from course_utils import transfer
 
 
 def _random_base(size=32, n_layers=None):
