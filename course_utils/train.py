@@ -127,6 +127,12 @@ RECIPES = {
         "course_long", "course_cnn", {"widths": (32, 64, 128), "convs_per_block": 1, "dense": 256, "dropout": 0.2},
         epochs=16, batch_size=128, validation_split=0.0, max_lr=4e-3, label_smoothing=0.1, augment="flip",
         tf_data=True, flip_tta=True),
+    # airbench's ideas (below, for CIFAR-10) at Fashion-MNIST's size: a third of the widths, 8 epochs, taught in
+    # notebook 05
+    ("fashion_mnist", "course_fast"): Recipe(
+        "course_fast", "fast_cnn", {"widths": (32, 64, 128), "l2": 6.7e-4}, epochs=8, batch_size=256,
+        validation_split=0.0, optimizer="sgd", momentum=0.85, max_lr=0.375, warmup_fraction=0.2,
+        label_smoothing=0.2, augment="translate_flip2", tf_data=True, flip_tta=True, precision="mixed_bfloat16"),
     ("cifar10", "reference"): Recipe(
         "reference", "cifar_reference_cnn", epochs=15, batch_size=64, one_hot=True),
     ("cifar10", "course"): Recipe(

@@ -50,8 +50,8 @@ def _row(recipe, seed, test, seconds, val=None, dataset="cifar10"):
 
 
 def test_ratios_compare_each_seed_with_its_own_reference_and_summaries_judge_the_means():
-    rows = recipes.add_ratios([_row("reference", 1, 0.66, 100.0), _row("course", 1, 0.86, 300.0, 0.87),
-                               _row("reference", 2, 0.67, 200.0), _row("course", 2, 0.84, 800.0, 0.85)])
+    rows = recipes.add_ratios([_row("reference", 1, 0.66, 100.0), _row("course_fast", 1, 0.86, 300.0, 0.87),
+                               _row("reference", 2, 0.67, 200.0), _row("course_fast", 2, 0.84, 800.0, 0.85)])
     assert [r["time_ratio_to_reference"] for r in rows] == [1.0, 3.0, 1.0, 4.0]
     ref, course = recipes.summarize(rows)
     assert course["seeds"] == [1, 2] and course["test_accuracy"] == pytest.approx(0.85)
@@ -59,9 +59,9 @@ def test_ratios_compare_each_seed_with_its_own_reference_and_summaries_judge_the
     assert course["validation_accuracy"] == pytest.approx(0.86) and ref["validation_accuracy"] is None
     assert course["time_ratio_to_reference"] == pytest.approx(3.5)
     assert course["verdict"] == "ok", "85% at 3.5x the reference meets the CIFAR-10 target"
-    assert recipes.verdict("cifar10", "course", 0.85, 3.6) == "MISSED"
-    assert recipes.verdict("cifar10", "course", 0.849, 3.0) == "MISSED"
-    assert recipes.verdict("cifar10", "course", None, 1.0) == "not scored"
+    assert recipes.verdict("cifar10", "course_fast", 0.85, 3.6) == "MISSED"
+    assert recipes.verdict("cifar10", "course_fast", 0.849, 3.0) == "MISSED"
+    assert recipes.verdict("cifar10", "course_fast", None, 1.0) == "not scored"
     table = recipes.format_table(rows)
     assert "mean ± std over seeds" in table and "3.50±0.71" in table and "85.00%±1.41%" in table
 
@@ -87,7 +87,8 @@ def tiny_bench(monkeypatch):
     monkeypatch.setattr(train, "RECIPES", {
         key: dataclasses.replace(r, batch_size=50) for key, r in train.RECIPES.items()
         if key in {("fashion_mnist", "reference"), ("fashion_mnist", "course")}})
-    for var in ("COURSE_BENCH_RECIPES", "COURSE_BENCH_CURVE", "COURSE_BENCH_TEST", "COURSE_BENCH_SEEDS"):
+    for var in ("COURSE_BENCH_RECIPES", "COURSE_BENCH_CURVE", "COURSE_BENCH_TEST", "COURSE_BENCH_SEEDS",
+                "COURSE_BENCH_ONE_SEED"):
         monkeypatch.delenv(var, raising=False)
     scored = []
     real = evaluate.predict_proba
@@ -122,6 +123,17 @@ def test_bench_rows_carry_validation_test_rates_and_ratios(tiny_bench, tmp_path)
                                                               abs=1e-3)
     assert scored.count(len(ds.y_test)) == 4, "the test split is scored once per trained model"
     assert (tmp_path / "recipes.json").exists()
+
+
+def test_one_seed_recipes_train_once_beside_a_reference_for_every_seed(tiny_bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_BENCH_ONE_SEED", "course")
+    rows = recipes.run(tmp_path, datasets=["fashion_mnist"], epochs=1, seeds=[1, 2], validation=40)
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("reference", 1), ("course", 1), ("reference", 2)]
+    summary = {s["recipe"]: s["seeds"] for s in recipes.summarize(rows)}
+    assert summary == {"reference": [1, 2], "course": [1]}
+    monkeypatch.setenv("COURSE_BENCH_ONE_SEED", "nonsense")
+    with pytest.raises(ValueError, match="COURSE_BENCH_ONE_SEED"):
+        recipes.one_seed_recipes()
 
 
 def test_development_runs_leave_the_test_split_unscored(tiny_bench, tmp_path, monkeypatch):

@@ -48,11 +48,11 @@ def test_promote_refuses_what_is_not_a_real_measurement(tmp_path, rows):
 def test_tables_judge_rows_against_the_targets(tmp_path):
     build = tmp_path / "recipes.json"
     rows = _rows()
-    rows[1].update(test_accuracy=0.94, wall_seconds=150.0)  # accurate enough, but slower than the reference (1x)
+    rows[1].update(recipe="course_fast", test_accuracy=0.94, wall_seconds=150.0)  # accurate, slower than 1x
     build.write_text(json.dumps(rows))
     results.promote("recipes", build, "when", root=tmp_path)
     table = results.render("recipes", "fashion_mnist", root=tmp_path)
-    assert "| course | – | – | 94.00% | 150 | 4 | 1.50 | – | – | ≥ 93.5%, ≤ 1× reference time | **no** |" in table
+    assert "| course_fast | – | – | 94.00% | 150 | 4 | 1.50 | – | – | ≥ 93.5%, ≤ 1× reference time | **no** |" in table
     assert "| reference | – | – | 90.00% | 100 | 5 | 1.00 | – | – | ≥ 90.5% | **no** |" in table
     assert "no recorded run for cifar10" in results.render("recipes", "cifar10", root=tmp_path)
 
@@ -64,15 +64,16 @@ def test_tables_show_the_mean_and_spread_over_seeds_and_the_machine(tmp_path):
                 "images_per_second": 1000.0, "gflops_per_second": 50.0, "share_of_matmul": 0.25,
                 "machine_matmul_gflops": 200.0, "machine_matmul_gflops_end": 190.0}
 
-    rows = [row("reference", 1, 0.66, 100.0), row("course", 1, 0.86, 300.0),
-            row("reference", 2, 0.66, 100.0), row("course", 2, 0.84, 400.0)]
+    rows = [row("reference", 1, 0.66, 100.0), row("course_fast", 1, 0.86, 300.0),
+            row("reference", 2, 0.66, 100.0), row("course_fast", 2, 0.84, 400.0), row("course", 1, 0.83, 500.0)]
     build = tmp_path / "recipes.json"
     build.write_text(json.dumps(rows))
     results.promote("recipes", build, "when", root=tmp_path)
     table = results.render("recipes", "cifar10", root=tmp_path)
-    assert ("| course | 2 | 86.00% ± 1.41% | 85.00% ± 1.41% | 350 ± 71 | 10 | 3.50 ± 0.71 | 1000 | 50 (25%) "
+    assert ("| course_fast | 2 | 86.00% ± 1.41% | 85.00% ± 1.41% | 350 ± 71 | 10 | 3.50 ± 0.71 | 1000 | 50 (25%) "
             "| ≥ 85.0%, ≤ 3.5× reference time | yes |") in table
     assert "200 GFLOP/s at its start, 190 at its end" in table
+    assert "| course | 1 | 84.00% | 83.00% | 500 | 10 | 5.00 | 1000 | 50 (25%) | – | – |" in table, "no target: no verdict"
 
 
 def test_promote_refuses_a_development_run_without_test_scores(tmp_path):

@@ -4,6 +4,7 @@
     COURSE_BENCH_DATASETS=fashion_mnist python course.py bench recipes    # one data set only
     COURSE_BENCH_RECIPES=course python course.py bench recipes            # the reference and these recipes only
     COURSE_BENCH_SEEDS=42,43,44 python course.py bench recipes            # one row per seed, mean and spread
+    COURSE_BENCH_ONE_SEED=course,course_long python course.py bench recipes  # these recipes: the first seed only
     COURSE_BENCH_CURVE=1 python course.py bench recipes                   # validation accuracy after every epoch
     COURSE_BENCH_TEST=0 python course.py bench recipes                    # development: validation only
 
@@ -40,12 +41,13 @@ DATASETS = ("fashion_mnist", "cifar10")
 VALIDATION_IMAGES = 5000
 #: the validation images are the same for every seed and recipe
 VALIDATION_SEED = 42
-TARGETS = {  # (dataset, recipe): (min test accuracy, max training time as a multiple of the reference's)
+#: (dataset, recipe): (min test accuracy, max training time as a multiple of the reference's). The targets of issue 15
+#: apply to the ``course_fast`` recipes; ``course`` (the recipes before them) is measured as a point of comparison.
+TARGETS = {
     ("fashion_mnist", "reference"): (0.905, None),
-    ("fashion_mnist", "course"): (0.935, 1.0),
+    ("fashion_mnist", "course_fast"): (0.935, 1.0),
     ("fashion_mnist", "course_long"): (0.935, 5.0),
     ("cifar10", "reference"): (0.64, None),
-    ("cifar10", "course"): (0.85, 3.5),
     ("cifar10", "course_fast"): (0.85, 3.5),
     ("cifar10", "course_fast_long"): (0.88, 3.5),  # the moonshot
 }
@@ -79,6 +81,17 @@ def selected_seeds() -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"COURSE_BENCH_SEEDS: a seed twice in {text!r}")
     return seeds or [config.DEFAULT_SEED]
+
+
+def one_seed_recipes() -> set[str]:
+    """``COURSE_BENCH_ONE_SEED`` (comma-separated recipes): trained with the first seed only, to save time on the
+    rows that are not headlines; the reference always trains with every seed (the ratios need it)."""
+    names = {r.strip() for r in os.environ.get("COURSE_BENCH_ONE_SEED", "").split(",") if r.strip()}
+    known = {r for _, r in train.RECIPES}
+    if names - known:
+        raise ValueError(f"COURSE_BENCH_ONE_SEED: unknown recipe(s) {sorted(names - known)}; choose from "
+                         f"{sorted(known)}")
+    return names - {"reference"}
 
 
 def validation_images() -> int:
@@ -284,6 +297,7 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
     seeds = seeds or selected_seeds()
     n_val = validation_images() if validation is None else validation
     score_test, curve = scores_test(), wants_curve()
+    one_seed = one_seed_recipes()
     config.set_precision(config.default_precision())  # as a Run does: mixed_float16 on a GPU, else float32
     matmul_start = round(machine.matmul_gflops(), 1)
     print(f"[recipes] machine float32 matmul: {matmul_start:.0f} GFLOP/s; seeds {seeds}; validation images "
@@ -298,7 +312,7 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
         print(f"[recipes] {ds.summary()}; training on {len(fit[1])}, validating on {len(val[1])}", flush=True)
         for seed in seeds:  # every recipe of a seed side by side with its reference, then the next seed
             for (dname, rname), recipe in train.RECIPES.items():
-                if dname != name or rname not in recipes:
+                if dname != name or rname not in recipes or (rname in one_seed and seed != seeds[0]):
                     continue
                 print(f"[recipes] {name} / {rname} / seed {seed}: training", flush=True)
                 row = train_one(recipe, ds, fit, val, seed=seed, epochs=epochs, out_dir=out_dir, curve=curve,

@@ -86,7 +86,8 @@ def recipes_table(dataset: str, recorded: dict) -> str:
         rate = "–" if s["gflops_per_second"] is None else (
             f"{s['gflops_per_second']:.0f}" + (f" ({s['share_of_matmul']:.0%})" if s["share_of_matmul"] else ""))
         epochs = "–" if s["epochs"] is None else f"{s['epochs']:g}"
-        met = {"ok": "yes", "MISSED": "**no**"}.get(s["verdict"], "–")
+        has_target = any(recipes.TARGETS.get((dataset, s["recipe"]), (None, None)))
+        met = {"ok": "yes", "MISSED": "**no**"}.get(s["verdict"], "–") if has_target else "–"
         lines.append(f"| {s['recipe']} | {seeds} | {_cell(s['validation_accuracy'], s['validation_accuracy_std'])} "
                      f"| {_cell(s['test_accuracy'], s['test_accuracy_std'])} "
                      f"| {_cell(s['wall_seconds'], s['wall_seconds_std'], '{:.0f}')} | {epochs} "
