@@ -76,10 +76,14 @@ def gpu_count() -> int:
 
 
 def bfloat16_is_fast() -> bool:
-    """Whether bfloat16 math runs natively here: on a GPU, or a CPU with AVX512-BF16 or AMX (Linux's
-    ``/proc/cpuinfo``). Elsewhere TensorFlow emulates it, slower than float32."""
-    if gpu_count():
-        return True
+    """Whether bfloat16 math runs natively here: on a GPU of compute capability 8.0 or later (A100, L4, H100; not
+    Colab's T4), or a CPU with AVX512-BF16 or AMX (Linux's ``/proc/cpuinfo``). Elsewhere it is emulated, slower."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
+        return tuple(capability) >= (8, 0)
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
