@@ -127,10 +127,16 @@ RECIPES = {
         "course_long", "course_cnn", {"widths": (32, 64, 128), "convs_per_block": 1, "dense": 256, "dropout": 0.2},
         epochs=16, batch_size=128, validation_split=0.0, max_lr=4e-3, label_smoothing=0.1, augment="flip",
         tf_data=True, flip_tta=True),
-    # airbench's ideas (below, for CIFAR-10) at Fashion-MNIST's size: a third of the widths, 8 epochs, taught in
-    # notebook 05
+    # airbench's ideas (below, for CIFAR-10) at Fashion-MNIST's size: half the CIFAR-10 widths and 7 epochs, to
+    # train within the reference's time (taught in notebook 05). Development runs (seed 42, 5,000 validation
+    # images): 7 epochs 94.5% validation, 8 epochs 94.3%, widths (32, 64, 96) 94.6%: all within the noise
     ("fashion_mnist", "course_fast"): Recipe(
-        "course_fast", "fast_cnn", {"widths": (32, 64, 128), "l2": 6.7e-4}, epochs=8, batch_size=256,
+        "course_fast", "fast_cnn", {"widths": (32, 64, 128), "l2": 6.7e-4}, epochs=7, batch_size=256,
+        validation_split=0.0, optimizer="sgd", momentum=0.85, max_lr=0.375, warmup_fraction=0.2,
+        label_smoothing=0.2, augment="translate_flip2", tf_data=True, flip_tta=True, precision="mixed_bfloat16"),
+    # the same for twice the epochs: a stronger point at about twice the time (course_long takes 4.5x)
+    ("fashion_mnist", "course_fast_long"): Recipe(
+        "course_fast_long", "fast_cnn", {"widths": (32, 64, 128), "l2": 6.7e-4}, epochs=14, batch_size=256,
         validation_split=0.0, optimizer="sgd", momentum=0.85, max_lr=0.375, warmup_fraction=0.2,
         label_smoothing=0.2, augment="translate_flip2", tf_data=True, flip_tta=True, precision="mixed_bfloat16"),
     ("cifar10", "reference"): Recipe(

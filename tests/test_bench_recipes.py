@@ -1,5 +1,6 @@
 """make bench PART=recipes (course_tools.bench.recipes): the validation split, seeds, rates and ratios, the table."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -134,6 +135,22 @@ def test_one_seed_recipes_train_once_beside_a_reference_for_every_seed(tiny_benc
     monkeypatch.setenv("COURSE_BENCH_ONE_SEED", "nonsense")
     with pytest.raises(ValueError, match="COURSE_BENCH_ONE_SEED"):
         recipes.one_seed_recipes()
+
+
+def test_an_interrupted_run_keeps_the_rows_it_measured(tiny_bench, tmp_path, monkeypatch):
+    real, calls = recipes.train_one, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipes, "train_one", failing_second)
+    with pytest.raises(KeyboardInterrupt):
+        recipes.run(tmp_path, datasets=["fashion_mnist"], epochs=1, seeds=[1], validation=40)
+    rows = json.loads((tmp_path / "recipes.json").read_text())
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("reference", 1)]
 
 
 def test_development_runs_leave_the_test_split_unscored(tiny_bench, tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ VALIDATION_SEED = 42
 TARGETS = {
     ("fashion_mnist", "reference"): (0.905, None),
     ("fashion_mnist", "course_fast"): (0.935, 1.0),
+    ("fashion_mnist", "course_fast_long"): (0.935, 2.5),
     ("fashion_mnist", "course_long"): (0.935, 5.0),
     ("cifar10", "reference"): (0.64, None),
     ("cifar10", "course_fast"): (0.85, 3.5),
@@ -303,6 +304,9 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
     print(f"[recipes] machine float32 matmul: {matmul_start:.0f} GFLOP/s; seeds {seeds}; validation images "
           f"{n_val}; test split {'scored once per model' if score_test else 'NOT scored (COURSE_BENCH_TEST=0)'}",
           flush=True)
+    path = out_dir / "recipes.json"
+    kept = ([r for r in json.loads(path.read_text()) if r.get("dataset") not in datasets]
+            if path.exists() and set(datasets) != set(DATASETS) else [])
     rows = []
     for name in datasets:
         ds = data.load_dataset(name)
@@ -319,17 +323,15 @@ def run(out_dir, datasets: list[str] | None = None, epochs: int | None = None, s
                                 score_test=score_test, machine_gflops=matmul_start)
                 row["machine_matmul_gflops"] = matmul_start
                 rows.append(row)
+                # written after every row, so that an interrupted run keeps what it measured
+                path.write_text(json.dumps(kept + add_ratios(rows), indent=1) + "\n")
                 print(f"[recipes] {name} / {rname} / seed {seed}: validation {row['validation_accuracy']}, "
                       f"test {row['test_accuracy']}, {row['wall_seconds']:.0f} s of training, "
                       f"{row['images_per_second']:.0f} images/s, {row['gflops_per_second']:.1f} GFLOP/s", flush=True)
     matmul_end = round(machine.matmul_gflops(), 1)
     for r in rows:
         r["machine_matmul_gflops_end"] = matmul_end
-    add_ratios(rows)
-    path = out_dir / "recipes.json"
-    if path.exists() and set(datasets) != set(DATASETS):
-        kept = [r for r in json.loads(path.read_text()) if r.get("dataset") not in datasets]
-        rows = kept + rows
+    rows = kept + add_ratios(rows)
     path.write_text(json.dumps(rows, indent=1) + "\n")
     print(format_table(rows), flush=True)
     for r in rows:
