@@ -73,6 +73,7 @@ def test_tables_show_the_mean_and_spread_over_seeds_and_the_machine(tmp_path):
     assert ("| course_fast | 2 | 86.00% ± 1.41% | 85.00% ± 1.41% | 350 ± 71 | 10 | 3.50 ± 0.71 | 1000 | 50 (25%) "
             "| ≥ 85.0%, ≤ 3.5× reference time | yes |") in table
     assert "200 GFLOP/s at its start, 190 at its end" in table
+    assert "Accuracy–time curves" not in table, "no curve recorded, none shown"
     assert "| course | 1 | 84.00% | 83.00% | 500 | 10 | 5.00 | 1000 | 50 (25%) | – | – |" in table, "no target: no verdict"
 
 
@@ -95,3 +96,18 @@ def test_sync_rewrites_only_the_marked_blocks(tmp_path):
     text = readme.read_text()
     assert "stale" not in text and "| course | – | – | 92.50% |" in text and text.startswith("intro\n") and text.endswith("end\n")
     assert not results.sync_readme(readme, root=tmp_path), "a second run changes nothing"
+
+
+def test_tables_show_the_accuracy_time_curve_of_the_first_seed(tmp_path):
+    rows = _rows()
+    for r, accuracy in zip(rows, (0.8, 0.9)):
+        r.update(seed=1, curve=[{"epoch": 1, "train_seconds": 10.4, "validation_accuracy": accuracy - 0.1},
+                                {"epoch": 2, "train_seconds": 20.0, "validation_accuracy": accuracy}])
+    rows.append(dict(rows[1], seed=2, curve=[{"epoch": 1, "train_seconds": 99.0, "validation_accuracy": 0.5}]))
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(rows))
+    results.promote("recipes", build, "when", root=tmp_path)
+    table = results.render("recipes", "fashion_mnist", root=tmp_path)
+    assert "curves (seed 1)" in table
+    assert "- `reference`: 10 s 70.0%, 20 s 80.0%" in table and "- `course`: 10 s 80.0%, 20 s 90.0%" in table
+    assert "99 s" not in table, "one seed's curves only"

@@ -94,10 +94,29 @@ def recipes_table(dataset: str, recorded: dict) -> str:
                      f"| {_cell(s['time_ratio_to_reference'], s['time_ratio_to_reference_std'], '{:.2f}')} "
                      f"| {_cell(s['images_per_second'], None, '{:.0f}')} | {rate} "
                      f"| {_target_text(dataset, s['recipe'])} | {met} |")
+    lines += curve_lines(rows)
     for start, end in recipes.matmul_rates(rows):
         lines += ["", f"The machine's float32 matmul rate, measured in the same run: {start:.0f} GFLOP/s at its start"
                   + (f", {end:.0f} at its end." if end else ".")]
     return "\n".join(lines) + "\n"
+
+
+def curve_lines(rows: list[dict]) -> list[str]:
+    """The accuracy–time curves of the first seed that has them: one line per recipe, validation accuracy after each
+    epoch against the training seconds so far (``COURSE_BENCH_CURVE=1``)."""
+    with_curve = [r for r in rows if r.get("curve")]
+    if not with_curve:
+        return []
+    seed = with_curve[0].get("seed")
+    lines = ["", f"Accuracy–time curves (seed {seed}): validation accuracy after each epoch, at the training seconds "
+             "so far.", ""]
+    for r in with_curve:
+        if r.get("seed") != seed:
+            continue
+        key = "validation_accuracy" if "validation_accuracy" in r["curve"][0] else "test_accuracy"
+        points = ", ".join(f"{c['train_seconds']:.0f} s {c[key]:.1%}" for c in r["curve"])
+        lines.append(f"- `{r['recipe']}`: {points}")
+    return lines
 
 
 def render(part: str, dataset: str, root: Path | None = None) -> str:
