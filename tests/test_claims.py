@@ -64,6 +64,26 @@ def test_promoting_metrics_refuses_partial_failed_fallback_or_other_mode_runs(tm
     assert set(json.loads(path.read_text())) == {"01_a", "02_b"}
 
 
+def test_promoting_only_some_notebooks_keeps_the_others_recorded(tmp_path, monkeypatch):
+    from course_tools import claims
+
+    monkeypatch.setattr(claims, "results_file", lambda: tmp_path / "results" / "metrics-full.json")
+    every = ["01_a", "02_b", "03_c"]
+    claims.record_full_metrics(_summary(tmp_path, [_row(nb) for nb in every]), every)
+    new_b = dict(_row("02_b"), metrics={"dataset": "fashion_mnist", "mode": "full", "test_accuracy": 0.95})
+    with pytest.raises(SystemExit, match="03_c: not in this run"):
+        claims.record_full_metrics(_summary(tmp_path, [new_b]), every, only=["02_b", "03_c"])
+    with pytest.raises(SystemExit, match="no such notebook"):
+        claims.record_full_metrics(_summary(tmp_path, [new_b]), every, only=["09_z"])
+    with pytest.raises(SystemExit, match="02_b: ran on the fallback"):
+        claims.record_full_metrics(_summary(tmp_path, [_row("02_b", dataset="digits")]), every, only=["02_b"])
+    path = claims.record_full_metrics(_summary(tmp_path, [new_b, _row("01_a", error="ignored: not promoted")]),
+                                      every, only=["02_b"])
+    recorded = json.loads(path.read_text())
+    assert recorded["02_b"]["test_accuracy"] == 0.95
+    assert recorded["01_a"]["test_accuracy"] == 0.9 and set(recorded) == set(every)
+
+
 def test_a_full_course_run_fails_when_prose_and_measurement_disagree(tmp_path, monkeypatch):
     from course_tools import claims
     from course_tools import run as runner
