@@ -93,17 +93,33 @@ def test_fit_recipe_learns_a_learnable_task(name, changes, epochs, tmp_path):
     assert result.test_accuracy >= 0.7, result.test_accuracy
 
 
-def test_test_curve_records_each_epoch_without_its_own_time(tmp_path):
+def test_accuracy_curve_writes_each_epoch_into_the_history_without_its_own_time(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(96, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, size=96).astype(np.uint8)
-    curve = train.TestCurve(x[:32], y[:32])
+    curve = train.AccuracyCurve(x[:32], y[:32])
     result = train.fit_recipe(train.get_recipe("fashion_mnist", "course"), x, y, x[:32], y[:32], 10, epochs=2,
                               work_dir=tmp_path, verbose=0, callbacks=[curve])
-    assert [row["epoch"] for row in curve.rows] == [1, 2]
-    assert 0 < curve.rows[0]["train_seconds"] < curve.rows[1]["train_seconds"]
+    seconds, accuracy = result.history["train_seconds"], result.history["heldout_accuracy"]
+    assert len(seconds) == len(accuracy) == 2
+    assert 0 < seconds[0] < seconds[1] == pytest.approx(curve.train_seconds)
     assert curve.eval_seconds > 0
-    assert curve.rows[-1]["test_accuracy"] == round(result.test_accuracy, 4)  # the same model, the same images
+    assert seconds[1] + curve.eval_seconds <= result.wall_seconds, "training and evaluation time kept apart"
+    assert accuracy[-1] == pytest.approx(result.test_accuracy)  # the same model, the same images
+
+
+def test_accuracy_curve_feeds_the_callbacks_after_it(tmp_path):
+    """Early stopping can watch the held-out accuracy the curve writes into the logs."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(64, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=64).astype(np.uint8)
+    seen = []
+    watcher = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(dict(logs)))
+    train.fit_recipe(dataclasses.replace(train.get_recipe("fashion_mnist", "course"), batch_size=32), x, y,
+                     x[:8], y[:8], 10, epochs=2, work_dir=tmp_path, verbose=0,
+                     callbacks=[train.AccuracyCurve(x[:32], y[:32]), watcher])
+    assert [sorted({"train_seconds", "heldout_accuracy"} & set(logs)) for logs in seen] == [
+        ["heldout_accuracy", "train_seconds"]] * 2
 
 
 def test_bench_curve_is_switched_by_the_environment(monkeypatch):
