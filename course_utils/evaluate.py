@@ -91,26 +91,31 @@ def predict_proba(model, x, batch_size: int = 256, verbose: int = 0, flip_tta: b
         return (predict_proba(model, x, batch_size, verbose, outputs=outputs)
                 + predict_proba(model, mirrored, batch_size, verbose, outputs=outputs)) / 2
     if isinstance(x, tf.data.Dataset):
-        ds = x
+        ds, n = x, None
     else:
         x = np.asarray(x)
         if x.ndim not in (3, 4):
             raise ValueError(f"expected a batch of images (N, H, W) or (N, H, W, C), got shape {x.shape}")
+        n = len(x)
+        if n > batch_size and n % batch_size:
+            # blank images fill the last batch, so that every batch has the same shape: a shorter last batch would
+            # trace the model's predict function a second time (TensorFlow warns when that recurs model after model)
+            x = np.concatenate([x, np.zeros((batch_size - n % batch_size, *x.shape[1:]), x.dtype)])
         size = _model_image_size(model)
         resize = None
         if size is not None and tuple(x.shape[1:3]) != size:
             if size[0] != size[1]:
                 raise ValueError(f"images are {x.shape[1:3]} but the model takes {size}; resize them first")
             resize = size[0]
+        no_labels = np.zeros(len(x), dtype="int64")  # (images, labels) batches either way: one trace for both
         if x.dtype != np.uint8:  # already scaled floats: only batch them
-            ds = tf.data.Dataset.from_tensor_slices(pipeline.add_channel_axis(x).astype("float32"))
+            ds = tf.data.Dataset.from_tensor_slices((pipeline.add_channel_axis(x).astype("float32"), no_labels))
             if resize:
-                ds = ds.map(lambda im: tf.image.resize(im, (resize, resize)))
+                ds = ds.map(lambda im, label: (tf.image.resize(im, (resize, resize)), label))
             ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
         else:
-            ds = pipeline.make_dataset(x, np.zeros(len(x), dtype="int64"), batch_size=batch_size,
-                                       image_size=resize, cache=False)
-    return _as_probabilities(model.predict(ds, verbose=verbose), outputs)
+            ds = pipeline.make_dataset(x, no_labels, batch_size=batch_size, image_size=resize, cache=False)
+    return _as_probabilities(model.predict(ds, verbose=verbose)[:n], outputs)  # without the blank images
 
 
 # --- new image files ----------------------------------------------------------------------------

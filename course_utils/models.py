@@ -7,6 +7,7 @@ compute in float16, while the probabilities stay float32 (they sum to 1, and the
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 
@@ -205,8 +206,6 @@ def whitening_kernel(images, kernel_size: int = 2, eps: float = 3e-5, max_patche
     correlation of neighbouring pixels first. ``images``: float images in [0, 1], ``(N, H, W, C)``; ``eps`` is
     airbench's 5e-4 for images normalised to unit variance, rescaled to [0, 1] pixels (variance about 1/16).
     """
-    import numpy as np
-
     images = np.asarray(images, dtype=np.float32)
     n, h, w, c = images.shape
     k = kernel_size

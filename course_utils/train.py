@@ -36,31 +36,32 @@ class Timer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self._start
 
 
-class TestCurve(keras.callbacks.Callback):
-    """Test accuracy after each epoch against the training seconds so far: an accuracy–time curve from one run.
+class AccuracyCurve(keras.callbacks.Callback):
+    """After every epoch: the training seconds so far and the accuracy on held-out images, written into ``logs``.
 
-    Put it after the :class:`Timer` (``fit_recipe(callbacks=[...])`` does): its own evaluation time is kept in
-    ``eval_seconds`` and left out of ``rows``, so subtract it from the run's wall time. The test split is only
-    reported, never used to decide anything. With a one-cycle schedule, mid-run points are mid-schedule: a run
-    planned to stop there would do a little better. A run that rolls back to its best weights (early stopping)
-    ends with the rolled-back model, not the curve's last point.
+    An accuracy–time curve from one run: ``logs["train_seconds"]`` and ``logs["heldout_accuracy"]`` go into Keras'
+    History (``history.history``) like the loss, and callbacks listed after this one (``EarlyStopping``) can
+    monitor them. Its own evaluation time is kept apart in ``eval_seconds``, out of ``train_seconds``: subtract it
+    from a timer that spans the whole ``fit`` (``make bench`` does). Taught in notebook 05 (the same code). With a
+    one-cycle schedule, mid-run points are mid-schedule: a run planned to stop there would do a little better.
     """
 
     def __init__(self, images, labels, flip_tta: bool = False):
         super().__init__()
         self.images, self.labels, self.flip_tta = images, np.asarray(labels), flip_tta
-        self.rows, self.eval_seconds, self._train_seconds = [], 0.0, 0.0
+
+    def on_train_begin(self, logs=None):
+        self.train_seconds = self.eval_seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        self.epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         start = time.perf_counter()
-        self._train_seconds += start - self._epoch_start
+        self.train_seconds += start - self.epoch_start  # this epoch's training, not the evaluation below
         probs = evaluate.predict_proba(self.model, self.images, flip_tta=self.flip_tta)
-        accuracy = float(np.mean(np.argmax(probs, axis=1) == self.labels))
-        self.rows.append({"epoch": epoch + 1, "train_seconds": round(self._train_seconds, 3),
-                          "test_accuracy": round(accuracy, 4)})
+        logs["train_seconds"] = self.train_seconds
+        logs["heldout_accuracy"] = float(np.mean(probs.argmax(axis=1) == self.labels))
         self.eval_seconds += time.perf_counter() - start
 
 

@@ -47,6 +47,23 @@ def test_predict_proba_batches_scales_and_softmaxes(grey_model):
     np.testing.assert_allclose(evaluate.predict_proba(grey_model, x / 255.0), direct, atol=1e-5)
 
 
+def test_predict_proba_traces_a_model_once_whatever_the_number_of_images():
+    """A shorter last batch would trace the model's predict function again; after a few models TensorFlow warns."""
+    model = tiny_model()
+    x = blob_images(10)
+    proba = evaluate.predict_proba(model, x, batch_size=4)  # 4 + 4 + 2 images
+    assert proba.shape == (10, 4)
+    np.testing.assert_allclose(proba, model(x[..., None].astype("float32") / 255).numpy(), atol=1e-5)
+    for n in (7, 3, 8):  # more calls, other sizes: the same trace
+        assert evaluate.predict_proba(model, x[:n] / 255.0, batch_size=4).shape == (n, 4)
+    # 3 images are one batch of 3, not 4: a second shape, after which tf.function generalises the batch size
+    assert model.predict_function.experimental_get_tracing_count() <= 2
+    model = tiny_model()
+    for n in (10, 7, 9, 8):
+        evaluate.predict_proba(model, x[:n], batch_size=4)
+    assert model.predict_function.experimental_get_tracing_count() == 1
+
+
 def test_predict_proba_is_told_what_the_model_outputs():
     """No guessing from the values: outputs="logits" applies a softmax, "probabilities" checks them and says what
     to do when they are not."""

@@ -93,17 +93,33 @@ def test_fit_recipe_learns_a_learnable_task(name, changes, epochs, tmp_path):
     assert result.test_accuracy >= 0.7, result.test_accuracy
 
 
-def test_test_curve_records_each_epoch_without_its_own_time(tmp_path):
+def test_accuracy_curve_writes_each_epoch_into_the_history_without_its_own_time(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, size=(96, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, size=96).astype(np.uint8)
-    curve = train.TestCurve(x[:32], y[:32])
+    curve = train.AccuracyCurve(x[:32], y[:32])
     result = train.fit_recipe(train.get_recipe("fashion_mnist", "course"), x, y, x[:32], y[:32], 10, epochs=2,
                               work_dir=tmp_path, verbose=0, callbacks=[curve])
-    assert [row["epoch"] for row in curve.rows] == [1, 2]
-    assert 0 < curve.rows[0]["train_seconds"] < curve.rows[1]["train_seconds"]
+    seconds, accuracy = result.history["train_seconds"], result.history["heldout_accuracy"]
+    assert len(seconds) == len(accuracy) == 2
+    assert 0 < seconds[0] < seconds[1] == pytest.approx(curve.train_seconds)
     assert curve.eval_seconds > 0
-    assert curve.rows[-1]["test_accuracy"] == round(result.test_accuracy, 4)  # the same model, the same images
+    assert seconds[1] + curve.eval_seconds <= result.wall_seconds, "training and evaluation time kept apart"
+    assert accuracy[-1] == pytest.approx(result.test_accuracy)  # the same model, the same images
+
+
+def test_accuracy_curve_feeds_the_callbacks_after_it(tmp_path):
+    """Early stopping can watch the held-out accuracy the curve writes into the logs."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(64, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=64).astype(np.uint8)
+    seen = []
+    watcher = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(dict(logs)))
+    train.fit_recipe(dataclasses.replace(train.get_recipe("fashion_mnist", "course"), batch_size=32), x, y,
+                     x[:8], y[:8], 10, epochs=2, work_dir=tmp_path, verbose=0,
+                     callbacks=[train.AccuracyCurve(x[:32], y[:32]), watcher])
+    assert [sorted({"train_seconds", "heldout_accuracy"} & set(logs)) for logs in seen] == [
+        ["heldout_accuracy", "train_seconds"]] * 2
 
 
 def test_bench_curve_is_switched_by_the_environment(monkeypatch):
@@ -140,18 +156,29 @@ def test_bench_recipes_env_keeps_the_reference(monkeypatch):
 
 
 def test_notebook_05_trains_every_setting_of_the_fashion_recipes():
-    """Notebook 05 trains both Fashion-MNIST recipes in plain Keras, reading their values from ``get_recipe``.
+    """Notebook 05 trains the reference and ``course_fast`` in plain Keras, reading their values from ``get_recipe``.
 
     It implements the settings checked true here and none of those checked empty; a recipe that gains one (say,
-    augmentation) must be taught there too before this test is updated. The course recipe's full-mode values are
-    those of the recorded 92.3% in the notebook's summary (results/metrics-full.json).
+    an EMA of the weights) must be taught there too before this test is updated. The values themselves (epochs,
+    widths, learning rate) may change: the notebook reads each of them from the recipe, as checked at the end.
     """
-    course = train.get_recipe("fashion_mnist", "course")
-    assert (course.build, course.tf_data, course.one_hot) == ("small_cnn", True, False)
-    assert (course.augment, course.weight_decay, course.flip_tta, course.validation_split, course.early_stopping,
-            course.checkpoint) == (None, None, False, 0.0, None, False)
-    assert (course.epochs, course.batch_size, course.max_lr, course.label_smoothing) == (7, 128, 4e-3, 0.1)
-    assert course.build_kwargs == {"widths": (32, 64), "dense": 256, "dropout": 0.3, "batchnorm": True}
+    fast = train.get_recipe("fashion_mnist", "course_fast")
+    assert (fast.build, fast.tf_data, fast.one_hot, fast.optimizer) == ("fast_cnn", True, False, "sgd")
+    assert (fast.weight_decay, fast.ema, fast.validation_split, fast.early_stopping, fast.checkpoint) == (
+        None, None, 0.0, None, False)
+    assert fast.augment.startswith("translate_flip") and fast.flip_tta and fast.max_lr and fast.label_smoothing > 0
+    assert fast.precision in (None, "mixed_bfloat16") and set(fast.build_kwargs) <= {"widths", "l2"}
+    import nbformat
+
+    from course_tools.run import list_notebooks
+
+    path = next(p for p in list_notebooks() if p.stem == "05_training")
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert 'get_recipe("fashion_mnist", "course_fast")' in code
+    for setting in ("build_kwargs", "epochs", "batch_size", "max_lr", "warmup_fraction", "momentum",
+                    "label_smoothing", "augment", "flip_tta", "precision"):
+        assert f"course_recipe.{setting}" in code, f"notebook 05 does not read course_fast's {setting}"
+    assert "nesterov=True" in code and "set_whitening" in code
     reference = train.get_recipe("fashion_mnist", "reference")
     assert (reference.build, reference.build_kwargs, reference.tf_data, reference.one_hot) == (
         "fashion_reference_cnn", {}, False, False)

@@ -256,7 +256,7 @@ def train_one(recipe: train.Recipe, ds, fit, val, *, seed: int, epochs: int | No
     config.set_seed(seed)
     # the validation split stands in for fit_recipe's "test" images: it scores the model on them
     x_eval, y_eval = (x_val, y_val) if has_val else (ds.x_test, ds.y_test)
-    curve_cb = train.TestCurve(x_eval, y_eval, recipe.flip_tta) if curve else None
+    curve_cb = train.AccuracyCurve(x_eval, y_eval, recipe.flip_tta) if curve else None
     load_before = _load()
     result = train.fit_recipe(recipe, x_fit, y_fit, x_eval, y_eval, ds.num_classes, epochs=epochs, seed=seed,
                               work_dir=out_dir / "checkpoints", verbose=2, callbacks=[curve_cb] if curve_cb else ())
@@ -282,8 +282,9 @@ def train_one(recipe: train.Recipe, ds, fit, val, *, seed: int, epochs: int | No
     row["training_gflop_per_image"] = round(machine.training_flops_per_image(result.model) / 1e9, 4)
     if curve_cb:
         key = "validation_accuracy" if has_val else "test_accuracy"
-        row["curve"] = [{"epoch": c["epoch"], "train_seconds": c["train_seconds"], key: c["test_accuracy"]}
-                        for c in curve_cb.rows]
+        row["curve"] = [{"epoch": epoch + 1, "train_seconds": round(seconds, 3), key: round(accuracy, 4)}
+                        for epoch, (seconds, accuracy) in enumerate(zip(result.history["train_seconds"],
+                                                                        result.history["heldout_accuracy"]))]
     return row
 
 
