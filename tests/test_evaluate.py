@@ -194,3 +194,29 @@ def test_flip_tta_averages_each_image_with_its_mirror():
     assert not np.allclose(plain, mirrored)
     np.testing.assert_allclose(evaluate.predict_proba(model, images, flip_tta=True), (plain + mirrored) / 2,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_shift_images_moves_whole_images_with_reflected_borders():
+    images = np.arange(2 * 4 * 5, dtype=np.uint8).reshape(2, 4, 5)
+    down_right = evaluate.shift_images(images, 1)
+    np.testing.assert_array_equal(down_right[:, 1:, 1:], images[:, :-1, :-1])
+    np.testing.assert_array_equal(down_right[:, 0, 1:], images[:, 1, :-1])  # the border row reflects row 1
+    up_left = evaluate.shift_images(images[..., None], -2)[..., 0]  # a channel axis rides along
+    np.testing.assert_array_equal(up_left[:, :-2, :-2], images[:, 2:, 2:])
+    assert evaluate.shift_images(images, 0) is images
+
+
+def test_translate_tta_weighs_the_unshifted_images_half_and_each_shift_a_quarter():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 5, 1))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    images = np.random.default_rng(1).integers(0, 255, size=(4, 6, 5), dtype=np.uint8)
+    views = [evaluate.predict_proba(model, evaluate.shift_images(images, p), flip_tta=True) for p in (0, -1, 1)]
+    assert not np.allclose(views[0], views[1])
+    np.testing.assert_allclose(evaluate.predict_proba(model, images, flip_tta=True, translate_tta=1),
+                               views[0] / 2 + (views[1] + views[2]) / 4, rtol=1e-5, atol=1e-6)
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match="translate_tta needs an array"):
+        evaluate.predict_proba(model, tf.data.Dataset.from_tensor_slices((images[..., None] / 255, [0] * 4)).batch(2),
+                               translate_tta=1)

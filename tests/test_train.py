@@ -164,8 +164,8 @@ def test_notebook_05_trains_every_setting_of_the_fashion_recipes():
     """
     fast = train.get_recipe("fashion_mnist", "course_fast")
     assert (fast.build, fast.tf_data, fast.one_hot, fast.optimizer) == ("fast_cnn", True, False, "sgd")
-    assert (fast.weight_decay, fast.ema, fast.validation_split, fast.early_stopping, fast.checkpoint) == (
-        None, None, 0.0, None, False)
+    assert (fast.weight_decay, fast.ema, fast.translate_tta, fast.validation_split, fast.early_stopping,
+            fast.checkpoint) == (None, None, 0, 0.0, None, False)
     assert fast.augment.startswith("translate_flip") and fast.flip_tta and fast.max_lr and fast.label_smoothing > 0
     assert fast.precision in (None, "mixed_bfloat16") and set(fast.build_kwargs) <= {"widths", "l2"}
     import nbformat

@@ -256,7 +256,7 @@ def train_one(recipe: train.Recipe, ds, fit, val, *, seed: int, epochs: int | No
     config.set_seed(seed)
     # the validation split stands in for fit_recipe's "test" images: it scores the model on them
     x_eval, y_eval = (x_val, y_val) if has_val else (ds.x_test, ds.y_test)
-    curve_cb = train.AccuracyCurve(x_eval, y_eval, recipe.flip_tta) if curve else None
+    curve_cb = train.AccuracyCurve(x_eval, y_eval, recipe.flip_tta, recipe.translate_tta) if curve else None
     load_before = _load()
     result = train.fit_recipe(recipe, x_fit, y_fit, x_eval, y_eval, ds.num_classes, epochs=epochs, seed=seed,
                               work_dir=out_dir / "checkpoints", verbose=2, callbacks=[curve_cb] if curve_cb else ())
@@ -269,7 +269,8 @@ def train_one(recipe: train.Recipe, ds, fit, val, *, seed: int, epochs: int | No
         row["validation_accuracy"] = row.pop("test_accuracy")
         row["test_accuracy"] = None
         if score_test:  # the one time this model meets the test split
-            probs = evaluate.predict_proba(result.model, ds.x_test, batch_size=512, flip_tta=recipe.flip_tta)
+            probs = evaluate.predict_proba(result.model, ds.x_test, batch_size=512, flip_tta=recipe.flip_tta,
+                                           translate_tta=recipe.translate_tta)
             row["test_accuracy"] = round(float(np.mean(np.argmax(probs, axis=1) == np.asarray(ds.y_test))), 4)
     else:
         row["validation_accuracy"] = None
