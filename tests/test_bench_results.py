@@ -36,6 +36,18 @@ def test_promote_replaces_the_run_of_the_same_data_set_and_keeps_the_others(tmp_
     assert [(r["recorded"], r["datasets"]) for r in runs] == [("first", ["cifar10"]), ("third", ["fashion_mnist"])]
 
 
+def test_promote_keeps_the_other_data_sets_of_a_run_that_measured_both(tmp_path):
+    build = tmp_path / "recipes.json"
+    build.write_text(json.dumps(_rows() + _rows("cifar10")))
+    results.promote("recipes", build, "both", root=tmp_path)
+    build.write_text(json.dumps(_rows("cifar10", wall_seconds=80.0)))
+    path = results.promote("recipes", build, "cifar again", root=tmp_path)
+    runs = json.loads(path.read_text())["runs"]
+    assert [(r["recorded"], r["datasets"]) for r in runs] == [("both", ["fashion_mnist"]),
+                                                              ("cifar again", ["cifar10"])]
+    assert runs[0]["rows"] == _rows() and runs[1]["rows"] == _rows("cifar10", wall_seconds=80.0)
+
+
 @pytest.mark.parametrize("rows", [_rows("digits"), _rows(error="boom"), []], ids=["fallback", "error", "empty"])
 def test_promote_refuses_what_is_not_a_real_measurement(tmp_path, rows):
     build = tmp_path / "recipes.json"

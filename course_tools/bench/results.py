@@ -34,7 +34,11 @@ def load(part: str, root: Path | None = None) -> dict:
 
 
 def promote(part: str, source: Path, recorded: str, root: Path | None = None) -> Path:
-    """Record the rows of ``source`` (a ``build/bench/<part>.json``) as one run measured ``recorded``."""
+    """Record the rows of ``source`` (a ``build/bench/<part>.json``) as one run measured ``recorded``.
+
+    They replace the recorded rows of the same data sets; an earlier run that also measured other data sets keeps
+    those rows (and its description).
+    """
     if part not in PARTS:
         raise SystemExit(f"unknown part {part!r}; recorded parts: {PARTS}")
     rows = json.loads(Path(source).read_text())
@@ -47,7 +51,11 @@ def promote(part: str, source: Path, recorded: str, root: Path | None = None) ->
                          "or a development run that left the test split unscored)")
     datasets = sorted({r["dataset"] for r in rows})
     recorded_file = load(part, root)
-    kept = [run for run in recorded_file["runs"] if not set(run["datasets"]) & set(datasets)]
+    kept = []
+    for run in recorded_file["runs"]:  # an earlier run keeps the rows of the data sets not recorded now
+        others = [row for row in run["rows"] if row.get("dataset") not in datasets]
+        if others:
+            kept.append({**run, "datasets": [d for d in run["datasets"] if d not in datasets], "rows": others})
     recorded_file["runs"] = kept + [{"recorded": recorded, "datasets": datasets, "rows": rows}]
     path = results_dir(root) / f"{part}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
