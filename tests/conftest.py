@@ -50,3 +50,24 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setattr("course_utils.data.course_datasets_dir", lambda: tmp_path / "empty-datasets")
     return tmp_path
+
+
+@pytest.fixture
+def random_dataset():
+    """Make a ``data.Dataset`` of random uint8 images: ``random_dataset(name, n_train, n_test, image_shape)``.
+
+    Labels cycle through the ten classes, so every class is present; for tests about what flows where, not what is
+    learned.
+    """
+    import numpy as np
+
+    from course_utils import data
+
+    def make(name: str, n_train: int, n_test: int, image_shape: tuple, source: str = "test"):
+        rng = np.random.default_rng(0)
+        x_train = rng.integers(0, 256, (n_train, *image_shape), dtype=np.uint8)
+        x_test = rng.integers(0, 256, (n_test, *image_shape), dtype=np.uint8)
+        return data.Dataset(name, x_train, np.arange(n_train) % 10, x_test, np.arange(n_test) % 10,
+                            [f"class {i}" for i in range(10)], source=source)
+
+    return make

@@ -76,12 +76,9 @@ def test_a_single_seed_table_has_no_summary_lines():
 
 
 @pytest.fixture
-def tiny_bench(monkeypatch):
+def tiny_bench(monkeypatch, random_dataset):
     """The bench on 200 random 28×28 images, the two Fashion-MNIST recipes for one epoch, a fake matmul rate."""
-    rng = np.random.default_rng(0)
-    ds = data.Dataset("fashion_mnist", rng.integers(0, 255, (200, 28, 28), dtype=np.uint8), np.arange(200) % 10,
-                      rng.integers(0, 255, (30, 28, 28), dtype=np.uint8), np.arange(30) % 10,
-                      [str(i) for i in range(10)], source="test")
+    ds = random_dataset("fashion_mnist", 200, 30, (28, 28))
     monkeypatch.setattr(data, "load_dataset", lambda name, **kw: ds)
     rates = iter([200.0, 150.0])
     monkeypatch.setattr(recipes.machine, "matmul_gflops", lambda *a, **kw: next(rates))

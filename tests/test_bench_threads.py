@@ -1,7 +1,6 @@
 """make bench PART=threads: thread settings in turns, one row per measurement (issue 15, item 3)."""
 import json
 
-import numpy as np
 import pytest
 
 from course_tools.bench import threads
@@ -32,11 +31,8 @@ def test_a_bad_count_names_its_variable(tmp_path, monkeypatch):
         threads.run(tmp_path, measure=lambda *a: [1.0])
 
 
-def test_epoch_seconds_times_every_epoch_of_course_fast(monkeypatch):
-    rng = np.random.default_rng(0)
-    ds = data.Dataset("fashion_mnist", rng.integers(0, 255, (300, 28, 28), dtype=np.uint8), np.arange(300) % 10,
-                      rng.integers(0, 255, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10,
-                      [str(i) for i in range(10)], source="test")
+def test_epoch_seconds_times_every_epoch_of_course_fast(monkeypatch, random_dataset):
+    ds = random_dataset("fashion_mnist", 300, 20, (28, 28))
     monkeypatch.setattr(data, "load_dataset", lambda name, **kw: ds)
     seconds = threads.epoch_seconds("fashion_mnist", 0, 0, images=256, epochs=2)  # 0, 0: TensorFlow's defaults
     assert len(seconds) == 2 and all(s > 0 for s in seconds)

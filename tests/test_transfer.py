@@ -137,17 +137,13 @@ def test_weight_change_counts_only_unfrozen_weights():
 
 # --- make bench PART=transfer ----------------------------------------------------------------------
 
-def test_bench_transfer_wires_the_experiments(v1_weights, tmp_path, monkeypatch):
+def test_bench_transfer_wires_the_experiments(v1_weights, tmp_path, monkeypatch, random_dataset):
     """Part 1 trains for real (one epoch each); parts 2 and 3 run notebook 07's compare_by_size and the course's
     pretraining (tested above and in test_backbones.py), so here stand-ins record what the bench gives them. The
     data: CIFAR-shaped random images (what flows where is the point, not what is learned)."""
     from course_tools.bench import transfer as bench_transfer
-    from course_utils import data
 
-    rng = np.random.default_rng(0)
-    small = data.Dataset("cifar10", rng.integers(0, 256, (300, 32, 32, 3), dtype="uint8"), np.arange(300) % 10,
-                         rng.integers(0, 256, (100, 32, 32, 3), dtype="uint8"), np.arange(100) % 10,
-                         [f"class {i}" for i in range(10)], "random, CIFAR-shaped")
+    small = random_dataset("cifar10", 300, 100, (32, 32, 3), source="random, CIFAR-shaped")
     monkeypatch.setattr(bench_transfer.data, "load_dataset", lambda *a, **k: small)
     compared, pretrained = [], []
 
