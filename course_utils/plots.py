@@ -227,6 +227,7 @@ def accuracy_by_train_size(rows, x: str = "per_class", y: str = "test_accuracy",
     ax.set_xscale("log")
     xs = sorted({r[x] for r in rows})
     ax.set_xticks(xs, [str(v) for v in xs])
+    ax.set_xticks([], minor=True)  # the log scale's own 3×10¹-style ticks would crowd the sizes' labels
     ax.set_xlabel("training images per class (log scale)")
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(alpha=0.3)

@@ -100,16 +100,45 @@ def test_compile_and_fit_continues_the_epoch_count():
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4), "recompiled with the new learning rate"
 
 
-def test_compare_by_size_draws_n_per_class_and_transfer_learns(v1_weights):
+def test_compare_by_size_draws_n_per_class_and_transfer_learns(v1_weights, monkeypatch):
     x, y = _stripes(12)
     x_test, y_test = _stripes(20, seed=1)
-    test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(60)
+    test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(25)
+    fits = []
+    fit_recipe = transfer.train.fit_recipe
+
+    def spy(recipe, x_train, y_train, x_eval, y_eval, num_classes, **kwargs):
+        fits.append((recipe, x_train.dtype, len(x_train), len(x_eval), kwargs["epochs"]))
+        return fit_recipe(recipe, x_train, y_train, x_eval, y_eval, num_classes, **kwargs)
+
+    monkeypatch.setattr(transfer.train, "fit_recipe", spy)
     rows = transfer.compare_by_size(str(v1_weights), (x, y), test_ds, 3, [10], 64, 10, 1, 3, head_lr=1e-2)
     assert [(r["per_class"], r["method"]) for r in rows] == [
         (10, m) for m in ("from scratch", "feature extraction", "fine-tuning")]
     assert [r["train_images"] for r in rows] == [30] * 3  # 10 of each class out of 12
+    # from scratch: notebook 05's fast recipe at the transfer models' batch size, as many epochs, every test image
+    [(recipe, dtype, n_train, n_test, epochs)] = fits
+    assert (recipe.name, recipe.build, recipe.batch_size) == ("course_fast", "fast_cnn", 32)
+    assert (dtype, n_train, n_test, epochs) == (np.uint8, 30, 60, 11)
     accuracy = {r["method"]: r["test_accuracy"] for r in rows}
-    assert accuracy["feature extraction"] >= 0.9 and accuracy["fine-tuning"] >= 0.9, accuracy  # chance: 1/3
+    assert min(accuracy.values()) >= 0.9, accuracy  # chance: 1/3
+
+
+def test_the_size_plot_labels_exactly_the_sizes_measured():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils import plots
+
+    rows = [{"per_class": n, "method": m, "test_accuracy": a}
+            for n, a in ((20, 0.5), (100, 0.7), (500, 0.8)) for m in ("from scratch", "fine-tuning")]
+    fig = plots.accuracy_by_train_size(rows, chance=0.2)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "100", "500"]
+    assert [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()] == []  # no 3×10¹ and the like
+    assert [line.get_label() for line in ax.get_lines()] == ["from scratch", "fine-tuning", "chance"]
+    matplotlib.pyplot.close(fig)
 
 
 def test_saved_model_round_trip(tmp_path):
