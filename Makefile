@@ -11,7 +11,7 @@ course:  ## run every notebook (MODE=full|smoke|lecture, NB=05 for one, PRECISIO
 test:    ## unit tests, every notebook in smoke mode, nbval
 	$(PYTHON) course.py test
 
-bench:   ## training benchmarks (PART=recipes|transfer|tuning|threads to pick one)
+bench:   ## training benchmarks (PART=recipes|transfer|tuning|threads|layout to pick one)
 	$(PYTHON) course.py bench $(PART)
 
 exercises:  ## notebook copies without solutions, in build/exercises/

@@ -1,7 +1,7 @@
 """``make bench``: training benchmarks that print figures and write JSON under ``build/bench/``.
 
     python course.py bench                 # every part
-    python course.py bench recipes         # one part: recipes | transfer | tuning | threads
+    python course.py bench recipes         # one part: recipes | transfer | tuning | threads | layout
 
 Speed and accuracy targets live here, never in timed tests. Recording a run and the README tables made from it:
 ``course_tools.bench.results``. Each part is a module
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from course_utils import config
 
-PARTS = ("recipes", "transfer", "tuning", "threads")
+PARTS = ("recipes", "transfer", "tuning", "threads", "layout")
 
 
 def machine_description() -> str:
