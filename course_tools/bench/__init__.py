@@ -20,6 +20,17 @@ from course_utils import config
 PARTS = ("recipes", "transfer", "tuning", "threads", "layout")
 
 
+def env_int(name: str, default: int) -> int:
+    """A whole number from the environment variable ``name`` (unset or blank: ``default``); names it when bad."""
+    import os
+
+    text = os.environ.get(name, "").strip()
+    try:
+        return int(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name}: a whole number, got {text!r}") from None
+
+
 def machine_description() -> str:
     import os
 

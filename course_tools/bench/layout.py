@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from course_tools.bench.threads import _env_int
+from course_tools.bench import env_int
 
 LAYOUTS = ("channels_last", "channels_first")
 WARMUP_STEPS = 3  # the first steps trace the training function
@@ -85,9 +85,9 @@ def run(out_dir) -> list[dict]:
 
     from course_utils import train
 
-    steps = _env_int("COURSE_BENCH_LAYOUT_STEPS", 15)
-    repeats = _env_int("COURSE_BENCH_LAYOUT_REPEATS", 3)
-    batch_size = _env_int("COURSE_BENCH_LAYOUT_BATCH", 256)
+    steps = env_int("COURSE_BENCH_LAYOUT_STEPS", 15)
+    repeats = env_int("COURSE_BENCH_LAYOUT_REPEATS", 3)
+    batch_size = env_int("COURSE_BENCH_LAYOUT_BATCH", 256)
     widths = tuple(train.get_recipe("cifar10", "course_fast").build_kwargs["widths"])
     rng = np.random.default_rng(0)
     images = rng.random((batch_size, 32, 32, 3), dtype=np.float32)

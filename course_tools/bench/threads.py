@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from course_tools.bench import env_int
+
 #: (intra-op, inter-op) thread counts; (0, 0) is TensorFlow's default (its own choice from the core count)
 SETTINGS = ((0, 0), (1, 1), (2, 1), (1, 2), (2, 2))
 EPOCHS = 3
@@ -66,21 +68,13 @@ def _measure_in_new_process(dataset: str, intra: int, inter: int, images: int) -
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _env_int(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    try:
-        return int(text) if text else default
-    except ValueError:
-        raise ValueError(f"{name}: a whole number, got {text!r}") from None
-
-
 def run(out_dir, measure=_measure_in_new_process) -> list[dict]:
     """Each setting ``COURSE_BENCH_THREADS_REPEATS`` times (default 2), in turns; one row per measurement."""
     from course_tools.bench.recipes import selected_datasets
 
     datasets = selected_datasets() if os.environ.get("COURSE_BENCH_DATASETS", "").strip() else ["cifar10"]
-    images = _env_int("COURSE_BENCH_THREADS_IMAGES", 10240)
-    repeats = _env_int("COURSE_BENCH_THREADS_REPEATS", 2)
+    images = env_int("COURSE_BENCH_THREADS_IMAGES", 10240)
+    repeats = env_int("COURSE_BENCH_THREADS_REPEATS", 2)
     rows = []
     for dataset in datasets:
         for repeat in range(repeats):
